@@ -1,0 +1,5 @@
+"""``python -m homeops``."""
+
+from homeops.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Top-level commands: manifest, config, doctor, schedule, runbook, version."""

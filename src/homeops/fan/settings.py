@@ -1,0 +1,10 @@
+"""Config: the `[fan]` table (keys are added as the group is built)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    """`[fan]` settings."""

@@ -1,0 +1,1 @@
+"""The `homeops job-hunter` group."""

@@ -1,0 +1,1 @@
+"""The `homeops k8s-upgrade` group."""

@@ -1,0 +1,10 @@
+"""Config: the `[nfs]` table (keys are added as the group is built)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    """`[nfs]` settings."""

@@ -1,0 +1,16 @@
+"""CLI: `homeops registry` (no commands yet: the group is specified in specs/registry.md, not built)."""
+
+from __future__ import annotations
+
+import typer
+
+from homeops.errors import UsageError
+
+app = typer.Typer(no_args_is_help=False, invoke_without_command=True)
+
+
+@app.callback()
+def group(ctx: typer.Context) -> None:
+    """The registry group has no commands yet."""
+    if ctx.invoked_subcommand is None:
+        raise UsageError("the registry group has no commands yet", "see homeops manifest for what exists")
