@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import keyword
 import os
 import re
 import tomllib
@@ -226,6 +227,33 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+def key_name(field_name: str) -> str:
+    """The table key of a field: a field named after a Python keyword plus ``_`` (``import_``) is written
+    without the ``_`` (``[immich.import]``)."""
+    if field_name.endswith("_") and keyword.iskeyword(field_name[:-1]):
+        return field_name[:-1]
+    return field_name
+
+
+def _fields_by_key(cls: Any) -> dict[str, dataclasses.Field[Any]]:
+    return {key_name(f.name): f for f in dataclasses.fields(cls)}
+
+
+def _canonical_keys(cls: type[Any], parts: list[str]) -> list[str]:
+    """Map lower-cased override parts to the declared keys (``maxbitrate`` → ``maxBitrate``); unknown parts
+    are kept as they are, so the caller reports them."""
+    tp: Any = cls
+    result: list[str] = []
+    for part in parts:
+        fields = _fields_by_key(tp) if dataclasses.is_dataclass(tp) else {}
+        if part not in fields:
+            matches = [k for k in fields if k.lower() == part.lower()]
+            part = matches[0] if len(matches) == 1 else part
+        result.append(part)
+        tp = typing.get_type_hints(tp)[fields[part].name] if part in fields else None
+    return result
+
+
 def _check_range(value: Any, field: dataclasses.Field[Any], dotted: str, origin: str, loader: _Loader) -> None:
     low, high = field.metadata.get("min"), field.metadata.get("max")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -240,7 +268,7 @@ def _build(
 ) -> Any:
     """Build ``cls`` from one TOML table, already merged with overrides; unknown keys are errors."""
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = _fields_by_key(cls)
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         dotted = f"{prefix}.{key}"
@@ -249,13 +277,14 @@ def _build(
             raise ConfigError(
                 f"config {_origin_of(loader, dotted, origin)}: unknown key {dotted}", f"known keys: {known}"
             )
-        tp = hints[key]
+        name = fields[key].name
+        tp = hints[name]
         key_origin = loader.sources.get(dotted, origin) if track else origin
         if dataclasses.is_dataclass(tp) and isinstance(value, dict):
-            kwargs[key] = _build(tp, value, dotted, origin, loader, track=track)
+            kwargs[name] = _build(tp, value, dotted, origin, loader, track=track)
             continue
-        kwargs[key] = _coerce(value, tp, dotted, key_origin, loader)
-        _check_range(kwargs[key], fields[key], dotted, key_origin, loader)
+        kwargs[name] = _coerce(value, tp, dotted, key_origin, loader)
+        _check_range(kwargs[name], fields[key], dotted, key_origin, loader)
     try:
         return cls(**kwargs)
     except (ValueError, TypeError) as exc:
@@ -283,10 +312,10 @@ def _field_type(cls: type[Any], parts: list[str]) -> Any:
     for part in parts:
         if not dataclasses.is_dataclass(tp):
             return None
-        hints = typing.get_type_hints(tp)
-        if part not in hints:
+        fields = _fields_by_key(tp)
+        if part not in fields:
             return None
-        tp = hints[part]
+        tp = typing.get_type_hints(tp)[fields[part].name]
     return tp
 
 
@@ -379,7 +408,7 @@ def load(
         table = upper.get(parts[0])
         if table is None:
             raise ConfigError(f"environment {name}: unknown table {parts[0].lower()}", "check the variable name")
-        keys = parts[1:]
+        keys = _canonical_keys(classes[table], parts[1:])
         dotted = ".".join([table, *keys])
         tp = _field_type(classes[table], keys) if keys and all(keys) else None
         if tp is None:
@@ -414,7 +443,7 @@ def flatten(settings: Any, prefix: str) -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = []
     for field in dataclasses.fields(settings):
         value = getattr(settings, field.name)
-        dotted = f"{prefix}.{field.name}"
+        dotted = f"{prefix}.{key_name(field.name)}"
         if dataclasses.is_dataclass(value) and not isinstance(value, (type, Secret)):
             rows.extend(flatten(value, dotted))
         else:

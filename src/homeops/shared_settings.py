@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import zoneinfo
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,15 +21,39 @@ class MetricsSettings:
 
 @dataclass(frozen=True)
 class IogateSettings:
-    """``[iogate]``: the IO preflight gate shared by immich and nfs."""
+    """``[iogate]``: the IO preflight gate shared by immich and nfs (immich.md §3.5).
 
-    enabled: bool = setting(True, "Check host IO pressure before heavy IO work.")
-    proc_root: str = setting("/proc", "Where to read pressure and disk counters (tests point it at fixtures).")
-    max_io_pressure: float = setting(20.0, "Refuse when PSI io some avg10 is above this percentage.", min=0, max=100)
-    max_await_ms: float = setting(200.0, "Refuse when a disk's await is above this many milliseconds.", min=0)
-    devices: list[str] = setting([], "Block devices to watch; empty = all non-virtual disks.")
-    sample_seconds: float = setting(1.0, "Seconds between the two counter samples.", min=0.05, max=60)
-    host: str = setting("", "Where to read counters: empty = this machine, else the PVE host over SSH.")
+    Runs on the PVE host through the ``[nfs]`` connection (locally when ``nfs.host = "local"``); no bypass.
+    """
+
+    disk: str = setting("sdc", "Block device whose util is measured (a /proc/diskstats name).")
+    max_load1: float = setting(10.0, "Refuse unless the 1-minute loadavg is below this.", min=0)
+    max_util_pct: float = setting(50.0, "Refuse unless the disk's util % is below this.", min=0, max=100)
+    sample_s: float = setting(5.0, "Seconds between the two /proc/diskstats reads.", min=0.05, max=60)
+    backup_unit: str = setting("daily-backup.service", "Refuse while this systemd unit is active/activating.")
+    window: str = setting("04:30-08:30", "Refuse inside this local HH:MM-HH:MM window (the backup window).")
+    timezone: str = setting("Europe/Sofia", "Time zone of window.")
+    prometheus_url: str = setting("", "Also refuse on PVEThinPoolIOSaturated/PVEHostLoadHigh; empty = skip.")
+    proc_root: str = setting("/proc", "Where loadavg and diskstats are read (tests point it at fixtures).")
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.disk):
+            raise ValueError(f"disk: not a block device name: {self.disk!r}")
+        if not self.backup_unit:
+            raise ValueError("backup_unit: must name a systemd unit")
+        match = re.fullmatch(r"(\d\d):(\d\d)-(\d\d):(\d\d)", self.window)
+        if (
+            match is None
+            or any(int(h) > 23 for h in match.group(1, 3))
+            or any(int(m) > 59 for m in match.group(2, 4))
+        ):
+            raise ValueError(f"window: expected HH:MM-HH:MM, got {self.window!r}")
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from None
+        if self.prometheus_url and not re.match(r"https?://[^/\s]+", self.prometheus_url):
+            raise ValueError(f"prometheus_url: expected an http(s) URL, got {self.prometheus_url!r}")
 
 
 @dataclass(frozen=True)
@@ -35,7 +61,9 @@ class TelemetrySettings:
     """``[telemetry]``: usage telemetry to Loki; off unless ``loki_url`` is set."""
 
     loki_url: str = setting("", "Loki push URL; empty = telemetry off.")
-    timeout_ms: int = setting(800, "Milliseconds before giving up; never affects the exit code.", min=50, max=5000)
+    timeout_ms: int = setting(
+        800, "Milliseconds before giving up; never affects the exit code.", min=50, max=5000
+    )
 
 
 @dataclass(frozen=True)
