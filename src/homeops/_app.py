@@ -1,8 +1,6 @@
-"""CLI: the root ``homeops`` app. Imports no group and no heavy library; see ``_lazy.py``."""
+"""CLI: the root Typer app. Imports no group and no heavy library; see ``_lazy.py`` and ``cli.py``."""
 
 from __future__ import annotations
-
-import sys
 
 import typer
 
@@ -36,12 +34,3 @@ def root(
 ) -> None:
     """One command that runs the homelab. Every command is `read` or `write`: see `homeops manifest`."""
     LazyGroup.debug = debug
-
-
-def main() -> None:
-    """Console-script entry point."""
-    # The fastest path for the most common probe: no Typer at all.
-    if sys.argv[1:] == ["--version"]:
-        print(f"homeops {__version__}")
-        return
-    app(prog_name="homeops")

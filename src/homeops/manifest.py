@@ -74,7 +74,7 @@ def build_manifest() -> list[ManifestEntry]:
     """The manifest of the whole tree (imports every group)."""
     import typer
 
-    from homeops.cli import app
+    from homeops._app import app
 
     root = typer.main.get_command(app)
     return [
