@@ -51,7 +51,7 @@ def main() -> int:
     args = parser.parse_args()
     results = [(name, measure(argv, extra, args.runs), budget) for name, argv, extra, budget in CASES]
     base = results[0][1]
-    print(f"| command | median ms | ratio to `python3 -c pass` | budget |\n|---|---:|---:|---:|")
+    print("| command | median ms | ratio to `python3 -c pass` | budget |\n|---|---:|---:|---:|")
     failed = False
     for name, seconds, budget in results:
         ratio = seconds / base

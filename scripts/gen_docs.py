@@ -96,7 +96,9 @@ def main(argv: list[str]) -> int:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
     if check and stale:
-        print("stale (run .venv/bin/python scripts/gen_docs.py):", ", ".join(map(str, stale)), file=sys.stderr)
+        print(
+            "stale (run .venv/bin/python scripts/gen_docs.py):", ", ".join(map(str, stale)), file=sys.stderr
+        )
         return 1
     print("up to date" if not stale else "regenerated: " + ", ".join(map(str, stale)))
     return 0

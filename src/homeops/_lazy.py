@@ -38,7 +38,7 @@ def load_entry(entry: Entry) -> _click.Command:
 def _placeholder(entry: Entry) -> _click.Command:
     """A command that only carries the table's name and help, for listings."""
     cmd = TyperCommand(entry.name, help=entry.help, short_help=entry.help)
-    cmd.rich_help_panel = entry.panel  # type: ignore[attr-defined]
+    cmd.rich_help_panel = entry.panel
     return cmd
 
 

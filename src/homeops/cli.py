@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import sys
 
+from homeops import __version__
+from homeops.groups import COMMANDS, ENTRIES, GROUPS
+
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~8 ms on every key press
 if TYPE_CHECKING:
     from typing import Any
-
-from homeops import __version__
-from homeops.groups import COMMANDS, ENTRIES, GROUPS
 
 SUMMARY = "One command that runs the homelab. Every command is `read` or `write`: see `homeops manifest`."
 

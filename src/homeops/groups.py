@@ -45,18 +45,50 @@ GROUPS: tuple[Entry, ...] = (
         "kubeadm cluster upgrades: detect, plan, step through nodes safely.",
         "Groups",
     ),
-    Entry("dns", "homeops.dns.cli:app", "Technitium zone sync, readiness gate, fallback and TSIG checks.", "Groups"),
+    Entry(
+        "dns",
+        "homeops.dns.cli:app",
+        "Technitium zone sync, readiness gate, fallback and TSIG checks.",
+        "Groups",
+    ),
     Entry("immich", "homeops.immich.cli:app", "Immich imports, transcodes and health.", "Groups"),
-    Entry("job-hunter", "homeops.job_hunter.cli:app", "The job-hunter app: refresh, alerts, database checks.", "Groups"),
-    Entry("woodpecker", "homeops.woodpecker.cli:app", "Woodpecker CI: pipelines, tokens, repo registration.", "Groups"),
+    Entry(
+        "job-hunter",
+        "homeops.job_hunter.cli:app",
+        "The job-hunter app: refresh, alerts, database checks.",
+        "Groups",
+    ),
+    Entry(
+        "woodpecker",
+        "homeops.woodpecker.cli:app",
+        "Woodpecker CI: pipelines, tokens, repo registration.",
+        "Groups",
+    ),
     Entry("nfs", "homeops.nfs.cli:app", "NFS storage: health, volumes, archives.", "Groups"),
 )
 
 COMMANDS: tuple[Entry, ...] = (
-    Entry("manifest", "homeops.commands.manifest:app", "List every command with its tier and summary.", "Commands"),
-    Entry("config", "homeops.commands.config:app", "Show or check the configuration (secrets redacted).", "Commands"),
-    Entry("doctor", "homeops.commands.doctor:app", "Run each configured group's read-only checks.", "Commands"),
-    Entry("schedule", "homeops.commands.schedule:app", "List scheduled jobs; render systemd or CronJob units.", "Commands"),
+    Entry(
+        "manifest",
+        "homeops.commands.manifest:app",
+        "List every command with its tier and summary.",
+        "Commands",
+    ),
+    Entry(
+        "config",
+        "homeops.commands.config:app",
+        "Show or check the configuration (secrets redacted).",
+        "Commands",
+    ),
+    Entry(
+        "doctor", "homeops.commands.doctor:app", "Run each configured group's read-only checks.", "Commands"
+    ),
+    Entry(
+        "schedule",
+        "homeops.commands.schedule:app",
+        "List scheduled jobs; render systemd or CronJob units.",
+        "Commands",
+    ),
     Entry("runbook", "homeops.commands.runbook:app", "List and show the operator runbooks.", "Commands"),
     Entry("version", "homeops.commands.version:app", "Print the homeops version.", "Commands"),
 )

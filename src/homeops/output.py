@@ -112,7 +112,9 @@ def _plain(value: Any, indent: str = "") -> str:
         return "\n".join(lines)
     if isinstance(value, list):
         return "\n".join(
-            f"{indent}- " + _plain(v, indent + "  ").lstrip() if isinstance(v, (dict, list)) else f"{indent}- {_scalar(v)}"
+            f"{indent}- " + _plain(v, indent + "  ").lstrip()
+            if isinstance(v, (dict, list))
+            else f"{indent}- {_scalar(v)}"
             for v in value
         )
     return f"{indent}{_scalar(value)}"

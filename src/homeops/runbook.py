@@ -39,7 +39,11 @@ def list_runbooks(directory: Path | None = None) -> list[Runbook]:
     books = []
     for path in sorted(directory.glob("*.md")):
         title = next(
-            (line.lstrip("# ").strip() for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#")),
+            (
+                line.lstrip("# ").strip()
+                for line in path.read_text(encoding="utf-8").splitlines()
+                if line.startswith("#")
+            ),
             path.stem,
         )
         books.append(Runbook(path.stem, title, path))

@@ -25,7 +25,9 @@ def unit_name(job: ScheduledJob) -> str:
     return f"homeops-{job.name}"
 
 
-def render_systemd(job: ScheduledJob, *, exec_path: str = DEFAULT_EXEC, config_path: str = "") -> list[RenderedFile]:
+def render_systemd(
+    job: ScheduledJob, *, exec_path: str = DEFAULT_EXEC, config_path: str = ""
+) -> list[RenderedFile]:
     """A ``.service`` (and a ``.timer`` for periodic jobs) that run ``homeops <argv>``."""
     exec_line = " ".join(shlex.quote(w) for w in (exec_path, *job.command))
     service = [
@@ -66,7 +68,11 @@ def render_systemd(job: ScheduledJob, *, exec_path: str = DEFAULT_EXEC, config_p
 
 
 def render_cronjob(
-    job: ScheduledJob, *, image: str = DEFAULT_IMAGE, namespace: str = "homeops", config_map: str = "homeops-config"
+    job: ScheduledJob,
+    *,
+    image: str = DEFAULT_IMAGE,
+    namespace: str = "homeops",
+    config_map: str = "homeops-config",
 ) -> list[RenderedFile]:
     """A batch/v1 CronJob running ``homeops <argv>`` from the homeops image, config from a ConfigMap."""
     import yaml
@@ -91,7 +97,9 @@ def render_cronjob(
                 "spec": {
                     "backoffLimit": 0,
                     "template": {
-                        "metadata": {"labels": {"app.kubernetes.io/name": "homeops", "homeops/job": job.name}},
+                        "metadata": {
+                            "labels": {"app.kubernetes.io/name": "homeops", "homeops/job": job.name}
+                        },
                         "spec": {
                             "restartPolicy": "Never",
                             "containers": [

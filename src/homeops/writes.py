@@ -48,8 +48,14 @@ class WriteResult:
     def render_human(self) -> str:
         if not self.actions:
             return "unchanged: nothing to do"
-        head = "plan (dry run, nothing changed):" if self.dry_run else ("changed:" if self.changed else "unchanged:")
-        lines = [head] + [f"  {a.verb} {a.target}" + (f" — {a.detail}" if a.detail else "") for a in self.actions]
+        head = (
+            "plan (dry run, nothing changed):"
+            if self.dry_run
+            else ("changed:" if self.changed else "unchanged:")
+        )
+        lines = [head] + [
+            f"  {a.verb} {a.target}" + (f" — {a.detail}" if a.detail else "") for a in self.actions
+        ]
         return "\n".join(lines)
 
 
@@ -66,7 +72,10 @@ def confirm_destructive(what: str, *, yes: bool, dry_run: bool) -> None:
     if yes or dry_run:
         return
     if not stdin_is_tty():
-        raise Refused(f"refusing to {what} without --yes (stdin is not a TTY)", "add --yes, or --dry-run to see the plan")
+        raise Refused(
+            f"refusing to {what} without --yes (stdin is not a TTY)",
+            "add --yes, or --dry-run to see the plan",
+        )
     answer = input(f"{what}? [y/N] ").strip().lower()
     if answer not in ("y", "yes"):
         raise Refused(f"not confirmed: {what}", "answer y, or pass --yes")

@@ -21,8 +21,16 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run_homeops(*args: str, env: Mapping[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def run_homeops(
+    *args: str, env: Mapping[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
     """Run the installed ``homeops`` console script."""
     return subprocess.run(
-        [str(HOMEOPS), *args], capture_output=True, text=True, env=clean_env(env), input=stdin, timeout=60, cwd=ROOT
+        [str(HOMEOPS), *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(env),
+        input=stdin,
+        timeout=60,
+        cwd=ROOT,
     )

@@ -17,8 +17,18 @@ def test_every_command_has_a_tier_and_a_summary() -> None:
 
 def test_top_level_commands_are_in_the_manifest() -> None:
     names = {e.command for e in build_manifest()}
-    for expected in ("manifest", "config show", "config check", "doctor", "schedule list", "schedule render",
-                     "runbook list", "runbook show", "runbook check", "version"):
+    for expected in (
+        "manifest",
+        "config show",
+        "config check",
+        "doctor",
+        "schedule list",
+        "schedule render",
+        "runbook list",
+        "runbook show",
+        "runbook check",
+        "version",
+    ):
         assert expected in names
 
 

@@ -33,8 +33,10 @@ def test_checker_catches_a_wrong_option(tmp_path: Path) -> None:
 
 def test_command_lines_join_continuations_and_stop_at_pipes(tmp_path: Path) -> None:
     book = tmp_path / "x.md"
-    book.write_text("# X\n\n```sh\n$ homeops schedule render fan \\\n    --as systemd | tee f\nhomeops version\n```\n"
-                    "homeops outside-a-fence\n")
+    book.write_text(
+        "# X\n\n```sh\n$ homeops schedule render fan \\\n    --as systemd | tee f\nhomeops version\n```\n"
+        "homeops outside-a-fence\n"
+    )
     lines = command_lines(book)
     assert [ln.line for ln in lines] == [4, 6]
     assert split_command(lines[0].text) == ["schedule", "render", "fan", "--as", "systemd"]

@@ -40,14 +40,20 @@ def test_systemd_units_verify(job: object, tmp_path: Path) -> None:
     for f in files:
         (tmp_path / f.name).write_text(f.text)
     proc = subprocess.run(
-        [analyze, "verify", *(str(tmp_path / f.name) for f in files)], capture_output=True, text=True, timeout=60
+        [analyze, "verify", *(str(tmp_path / f.name) for f in files)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip() == "" and proc.stdout.strip() == ""
 
 
-@pytest.mark.parametrize("job", [j for j in JOBS if j.kind == "timer" and j.runs_on != "host"],
-                         ids=[j.name for j in JOBS if j.kind == "timer" and j.runs_on != "host"])
+@pytest.mark.parametrize(
+    "job",
+    [j for j in JOBS if j.kind == "timer" and j.runs_on != "host"],
+    ids=[j.name for j in JOBS if j.kind == "timer" and j.runs_on != "host"],
+)
 def test_cronjob_is_valid_batch_v1(job: object) -> None:
     (rendered,) = render_cronjob(job)  # type: ignore[arg-type]
     doc = yaml.safe_load(rendered.text)

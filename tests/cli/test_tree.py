@@ -13,16 +13,23 @@ import typer
 from homeops.groups import ENTRIES, GROUPS
 from tests.cli._run import clean_env, run_homeops
 
-HEAVY = ("kubernetes", "paramiko", "pyghmi", "hvac", "httpx", "prometheus_client", "psycopg", "dns", "jwt", "yaml")
+HEAVY = (
+    "kubernetes",
+    "paramiko",
+    "pyghmi",
+    "hvac",
+    "httpx",
+    "prometheus_client",
+    "psycopg",
+    "dns",
+    "jwt",
+    "yaml",
+)
 
 
 def _imported_by(argv_code: str, env_extra: dict[str, str] | None = None) -> set[str]:
     """Top-level module names a fresh interpreter imported while running ``argv_code``."""
-    code = (
-        "import sys\n"
-        f"{argv_code}\n"
-        "print('\\n'.join(sorted(sys.modules)), file=sys.__stderr__)\n"
-    )
+    code = f"import sys\n{argv_code}\nprint('\\n'.join(sorted(sys.modules)), file=sys.__stderr__)\n"
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(env_extra), timeout=60
     )
@@ -44,9 +51,7 @@ def test_help_imports_no_group_and_no_heavy_library() -> None:
 
 
 def test_version_imports_no_group_and_no_heavy_library() -> None:
-    modules = _imported_by(
-        "sys.argv = ['homeops', '--version']\nfrom homeops.cli import main\nmain()"
-    )
+    modules = _imported_by("sys.argv = ['homeops', '--version']\nfrom homeops.cli import main\nmain()")
     assert _heavy_or_groups(modules) == set()
 
 
@@ -84,7 +89,11 @@ def test_version_flag_and_command_agree() -> None:
 
 def test_python_dash_m_works() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "homeops", "--version"], capture_output=True, text=True, env=clean_env(), timeout=60
+        [sys.executable, "-m", "homeops", "--version"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
     )
     assert proc.returncode == 0 and proc.stdout.startswith("homeops ")
 

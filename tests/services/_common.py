@@ -26,7 +26,11 @@ def missing(what: str, fix: str) -> NoReturn:
 def require_binary(name: str, package: str, fix: str = "run scripts/install-test-services") -> str:
     """The absolute path of ``name``, or skip/fail naming its package."""
     path = shutil.which(name) or next(
-        (str(Path(d) / name) for d in ("/usr/sbin", "/usr/lib/postgresql/15/bin") if (Path(d) / name).exists()),
+        (
+            str(Path(d) / name)
+            for d in ("/usr/sbin", "/usr/lib/postgresql/15/bin")
+            if (Path(d) / name).exists()
+        ),
         None,
     )
     if path is None:

@@ -67,7 +67,9 @@ class StandinServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
-                req = Request(self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body)
+                req = Request(
+                    self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body
+                )
                 with outer._lock:
                     outer.requests.append(req)
                 if outer.delay:
@@ -104,7 +106,9 @@ class StandinServer:
         """The requests received so far, optionally filtered."""
         with self._lock:
             return [
-                r for r in self.requests if (method is None or r.method == method) and (path is None or r.path == path)
+                r
+                for r in self.requests
+                if (method is None or r.method == method) and (path is None or r.path == path)
             ]
 
 

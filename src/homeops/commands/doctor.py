@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 import typer
@@ -42,9 +43,12 @@ def doctor(
         output.emit(doc, json_output=True)
     else:
         _render(doc)
-    code = {"ok": ExitCode.OK, "warn": ExitCode.OK, "fail": ExitCode.PROBLEM, "unknown": ExitCode.UNREACHABLE}[
-        str(doc["status"])
-    ]
+    code = {
+        "ok": ExitCode.OK,
+        "warn": ExitCode.OK,
+        "fail": ExitCode.PROBLEM,
+        "unknown": ExitCode.UNREACHABLE,
+    }[str(doc["status"])]
     if code is not ExitCode.OK:
         raise ExitWith(code)
 
@@ -56,7 +60,7 @@ def _overall(statuses: list[str]) -> str:
     return "ok"
 
 
-def _render(doc: dict[str, object]) -> None:
+def _render(doc: Mapping[str, object]) -> None:
     from rich.table import Table
 
     console = output.console()
@@ -64,7 +68,9 @@ def _render(doc: dict[str, object]) -> None:
     groups = doc["groups"]
     assert isinstance(groups, list)
     if not groups:
-        console.print("no group is configured; nothing to check (use --group NAME to check one anyway)", markup=False)
+        console.print(
+            "no group is configured; nothing to check (use --group NAME to check one anyway)", markup=False
+        )
         return
     table = Table("group", "check", "status", "message", box=None)
     colour = {"ok": "green", "warn": "yellow", "fail": "red", "unknown": "magenta"}

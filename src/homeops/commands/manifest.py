@@ -17,7 +17,9 @@ def manifest(json_output: JsonFlag = False) -> None:
     """List every command with its tier and summary."""
     entries = build_manifest()
     if json_output:
-        output.emit([{"command": e.command, "summary": e.summary, "tier": e.tier} for e in entries], json_output=True)
+        output.emit(
+            [{"command": e.command, "summary": e.summary, "tier": e.tier} for e in entries], json_output=True
+        )
         return
     width = max(len(e.command) for e in entries)
     for e in entries:

@@ -44,8 +44,12 @@ def show(
         raise UsageError(f"no runbook called {name!r}", f"runbooks: {', '.join(books) or 'none'}")
     if json_output:
         output.emit(
-            {"name": book.name, "title": book.title, "text": book.text(),
-             "commands": [c.text for c in command_lines(book.path)]},
+            {
+                "name": book.name,
+                "title": book.title,
+                "text": book.text(),
+                "commands": [c.text for c in command_lines(book.path)],
+            },
             json_output=True,
         )
         return
@@ -70,7 +74,9 @@ def check(json_output: JsonFlag = False) -> None:
             checked += 1
             why = check_command(split_command(line.text))
             if why is not None:
-                problems.append({"runbook": book.name, "line": line.line, "command": line.text, "problem": why})
+                problems.append(
+                    {"runbook": book.name, "line": line.line, "command": line.text, "problem": why}
+                )
     if json_output:
         output.emit({"checked": checked, "problems": problems}, json_output=True)
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -15,7 +15,7 @@ from homeops.manifest import read
 app = typer.Typer(no_args_is_help=True, help="List scheduled jobs; render systemd or CronJob units.")
 
 
-class RenderAs(str, Enum):
+class RenderAs(StrEnum):
     """What to render a job as."""
 
     systemd = "systemd"
@@ -79,7 +79,10 @@ def render(
     else:
         files = render_cronjob(job, image=image or DEFAULT_IMAGE, namespace=namespace)
     if json_output:
-        output.emit({"job": job.name, "as": render_as.value, "files": {f.name: f.text for f in files}}, json_output=True)
+        output.emit(
+            {"job": job.name, "as": render_as.value, "files": {f.name: f.text for f in files}},
+            json_output=True,
+        )
         return
     for index, f in enumerate(files):
         if len(files) > 1:
