@@ -88,6 +88,22 @@ class LazyGroup(TyperGroup):
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: _click.Context) -> Any:
+        code = 0
+        try:
+            return self._invoke_mapped(ctx)
+        except typer.Exit as done:
+            code = done.exit_code
+            raise
+        except BaseException:
+            code = 1
+            raise
+        finally:
+            from homeops import telemetry
+
+            telemetry.record(self, sys.argv[1:], code)
+
+    def _invoke_mapped(self, ctx: _click.Context) -> Any:
+        """Run the command; map every expected error to its one line and exit code."""
         try:
             return super().invoke(ctx)
         except ExitWith as done:
