@@ -189,7 +189,7 @@ def _send(
         status = response.status_code
         if status < 400:
             return PushResult(True, shown, status)
-        error = f"HTTP {status}: {response.text.strip()[:200]}"
+        error = f"HTTP {status}: {' '.join(response.text.split())[:200]}"
         if status < 500:
             break  # a client error will not change on retry
     warn(f"metrics {action} to {shown} failed: {error}")
@@ -328,7 +328,12 @@ class MetricsServer:
         self._server.daemon_threads = True
         self.host = host
         self.port: int = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="metrics-server",
+            daemon=True,
+        )
         self._thread.start()
 
     @property
