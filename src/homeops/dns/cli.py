@@ -1,16 +1,287 @@
-"""CLI: `homeops dns` (no commands yet: the group is specified in specs/dns.md, not built)."""
+"""CLI: `homeops dns`: Technitium zone sync, readiness gate, parity, resolver fallback and TSIG checks.
+
+Thin: parse, build the runtime (service.py), call the service module, emit, map to exit codes. Service
+modules (httpx, dnspython) are imported inside the commands.
+"""
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 
-from homeops.errors import UsageError
+from homeops.cliopts import DryRunFlag, JsonFlag, YesFlag
+from homeops.errors import ExitCode, ExitWith, Refused, UsageError
+from homeops.manifest import read, write
+from homeops.output import emit
 
-app = typer.Typer(no_args_is_help=False, invoke_without_command=True)
+if TYPE_CHECKING:
+    from homeops.dns.service import Runtime
+
+app = typer.Typer(
+    no_args_is_help=True, help="Technitium zone sync, readiness gate, fallback and TSIG checks."
+)
+
+PushgatewayOpt = Annotated[
+    str | None,
+    typer.Option("--pushgateway", metavar="URL", help="Pushgateway URL (default: dns.pushgateway)."),
+]
+NoPushOpt = Annotated[bool, typer.Option("--no-push", help="Do not push metrics.")]
 
 
-@app.callback()
-def group(ctx: typer.Context) -> None:
-    """The dns group has no commands yet."""
-    if ctx.invoked_subcommand is None:
-        raise UsageError("the dns group has no commands yet", "see homeops manifest for what exists")
+def _runtime() -> Runtime:
+    from homeops.config import load
+    from homeops.dns.service import build
+
+    return build(load())
+
+
+def _say(line: str) -> None:
+    print(f"homeops dns: {line}", file=sys.stderr, flush=True)
+
+
+@app.command("sync")
+@write
+def sync_cmd(
+    dry_run: DryRunFlag = False,
+    pushgateway: PushgatewayOpt = None,
+    no_push: NoPushOpt = False,
+    delete_stale: Annotated[
+        bool, typer.Option("--delete-stale", help="Delete replica Secondary zones the primary no longer has.")
+    ] = False,
+    yes: YesFlag = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Replicate the primary's zones to the replicas as Secondary zones; push technitium_zone_* metrics."""
+    from homeops.dns.sync import push_metrics, run_sync
+    from homeops.output import info, warn
+    from homeops.writes import confirm_destructive
+
+    if delete_stale:
+        confirm_destructive("delete stale Secondary zones on the replicas", yes=yes, dry_run=dry_run)
+    with _runtime() as rt:
+        report = None
+        try:
+            report = run_sync(rt, dry_run=dry_run, delete_stale=delete_stale)
+        except KeyboardInterrupt:
+            # Push status 1 so the alert sees the interrupted run, then leave with 130.
+            url = pushgateway or rt.settings.pushgateway
+            if not dry_run and not no_push and url:
+                from homeops.dns.sync import SyncReport
+
+                push_metrics(
+                    rt, SyncReport(dry_run=False, primary_ok=False, unreachable="interrupted"), url=url
+                )
+            raise
+        if not dry_run:
+            info(
+                f"Zone sync complete. {report.created} new zone(s) created. "
+                f"{report.failures} failures. status={report.status}"
+            )
+            url = pushgateway if pushgateway is not None else rt.settings.pushgateway
+            if not no_push and url:
+                report.pushed = push_metrics(rt, report, url=url)
+                if not report.pushed:
+                    warn("zones synced, metrics not pushed")
+    emit(report, json_output=json_output)
+    if report.unreachable:
+        _say(f"{report.unreachable} — check the primary's API and the credentials; no zone was changed")
+        raise ExitWith(ExitCode.UNREACHABLE)
+    if report.status and not dry_run:
+        raise ExitWith(ExitCode.PROBLEM)
+
+
+@app.command("gate")
+@read
+def gate_cmd(
+    no_k8s: Annotated[
+        bool, typer.Option("--no-k8s", help="Skip the rollout step (needs static dns addresses).")
+    ] = False,
+    serials: Annotated[
+        bool, typer.Option("--serials", help="Also fail when a zone's SOA serial differs.")
+    ] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Readiness gate: rollout → API probe → zone parity → answer parity."""
+    from homeops.dns.gate import run_gate
+
+    with _runtime() as rt:
+        if no_k8s:
+            missing = [i.name for i in rt.settings.instances if not i.dns]
+            if missing:
+                raise UsageError(
+                    f"--no-k8s needs a static dns address for {', '.join(missing)}", "set dns.instances[].dns"
+                )
+        report = run_gate(rt, no_k8s=no_k8s, serials=serials)
+    emit(report, json_output=json_output)
+    if report.failed_step is not None:
+        _say(report.failure_line())
+        raise ExitWith(ExitCode.PROBLEM)
+    if report.could_not_check:
+        # Fail closed (DESIGN §2b): a gate that could not check its dependency says no.
+        raise Refused(f"gate could not check {report.could_not_check}", "fix access, then run the gate again")
+
+
+@app.command("parity")
+@read
+def parity_cmd(
+    name: Annotated[str, typer.Argument(help="Name to ask every instance.")],
+    rdtype: Annotated[str, typer.Option("--type", help="Record type.")] = "A",
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Also accept the same NXDOMAIN/NODATA everywhere.")
+    ] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Ask every instance directly; answers must be equal."""
+    from homeops.dns.checks import run_parity
+
+    with _runtime() as rt:
+        report = run_parity(rt, name, rdtype, allow_empty=allow_empty)
+    emit(report, json_output=json_output)
+    if not report.any_answered:
+        _say(f"no instance answered {name} — check the instances' DNS addresses")
+        raise ExitWith(ExitCode.UNREACHABLE)
+    if not report.ok:
+        _say(f"parity failed for {name} {rdtype}: {'; '.join(report.problems())} — run homeops dns gate")
+        raise ExitWith(ExitCode.PROBLEM)
+
+
+@app.command("fallback-check")
+@read
+def fallback_cmd(
+    name: Annotated[str, typer.Option("--name", help="Name to resolve (pick an external one).")],
+    primary: Annotated[
+        str | None, typer.Option("--primary", metavar="IP[:PORT]", help="First nameserver.")
+    ] = None,
+    fallback: Annotated[
+        str | None, typer.Option("--fallback", metavar="IP[:PORT]", help="Second nameserver.")
+    ] = None,
+    rdtype: Annotated[str, typer.Option("--type", help="Record type.")] = "A",
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds per attempt (default 2).")
+    ] = None,
+    lifetime: Annotated[
+        float | None, typer.Option("--lifetime", help="Seconds for the chain (default 6).")
+    ] = None,
+    resolv_conf: Annotated[
+        str | None,
+        typer.Option("--from-resolv-conf", metavar="PATH", help="Take servers and timeout from a file."),
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Does resolution survive a dead primary?"""
+    from homeops.config import load
+    from homeops.dns.checks import fallback_inputs, run_fallback
+    from homeops.dns.settings import Settings
+
+    settings = load().table("dns", Settings)
+    p, f, tmo = fallback_inputs(primary, fallback, resolv_conf, timeout)
+    tmo = tmo if tmo is not None else settings.fallback_timeout
+    life = lifetime if lifetime is not None else settings.fallback_lifetime
+    if tmo <= 0 or life <= 0:
+        raise UsageError("--timeout and --lifetime must be positive", "e.g. --timeout 2 --lifetime 6")
+    report = run_fallback(p, f, name, rdtype, timeout=tmo, lifetime=life)
+    emit(report, json_output=json_output)
+    if not report.ok:
+        _say(f"fallback check failed: {'; '.join(report.problems)} — fix the fallback resolver")
+        raise ExitWith(ExitCode.PROBLEM)
+
+
+@app.command("tsig-check")
+@write
+def tsig_cmd(
+    server: Annotated[str, typer.Option("--server", metavar="IP[:PORT]", help="The DNS server to test.")],
+    zone: Annotated[str, typer.Option("--zone", help="Zone that should take signed updates only.")],
+    key_name: Annotated[
+        str | None, typer.Option("--key-name", help="TSIG key name (default dns.tsig_key_name).")
+    ] = None,
+    secret_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--secret", metavar="REF", help="Secret reference (env:, file:, vault:), never the secret."
+        ),
+    ] = None,
+    algorithm: Annotated[
+        str | None, typer.Option("--algorithm", help="TSIG algorithm (default hmac-sha256).")
+    ] = None,
+    record: Annotated[str | None, typer.Option("--record", help="Test record, relative to the zone.")] = None,
+    dry_run: DryRunFlag = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Signed update accepted with a verified signed reply; unsigned and wrong-key refused; test record removed."""
+    from homeops.config import load
+    from homeops.dns.dnsclient import TsigKey, check_key
+    from homeops.dns.settings import Settings, parse_address
+    from homeops.dns.tsig import TsigInputs, run_tsig_check
+    from homeops.secrets import resolve
+    from homeops.settings import Secret, is_secret_reference
+    from homeops.shared_settings import VaultSettings
+
+    config = load()
+    s = config.table("dns", Settings)
+    try:
+        address = parse_address(server)
+    except ValueError as exc:
+        raise UsageError(f"--server: {exc}", "use IP[:PORT]") from None
+    rec = (record if record is not None else s.tsig_record).strip().rstrip(".")
+    if rec in ("", "@") or rec.lower() == zone.lower().rstrip("."):
+        raise UsageError("--record must not be the zone apex", "Technitium's *.zone policy does not cover it")
+    if not secret_ref:
+        raise UsageError("--secret REF is required", "e.g. --secret vault:secret/viktor#kea_ddns_tsig_secret")
+    if not is_secret_reference(secret_ref):
+        raise UsageError(
+            "--secret takes a reference, not a secret", "use env:NAME, file:/path or vault:…#key"
+        )
+    value = (
+        ""
+        if dry_run
+        else resolve(Secret((secret_ref,)), what="--secret", vault=config.table("vault", VaultSettings))
+    )
+    key = TsigKey(key_name or s.tsig_key_name, value or "AAAA", algorithm or s.tsig_algorithm)
+    problem = check_key(key)
+    if problem:
+        raise UsageError(problem, "check --secret and --algorithm")
+    inp = TsigInputs(
+        address,
+        zone.rstrip("."),
+        rec,
+        key,
+        s.tsig_signed_value,
+        s.tsig_unsigned_value,
+        s.tsig_timeout,
+        s.tsig_visible_interval,
+    )
+    report = run_tsig_check(inp, dry_run=dry_run)
+    emit(report, json_output=json_output)
+    if report.exit_code == ExitCode.PROBLEM:
+        _say(
+            f"tsig-check failed: {'; '.join(p.split(' — ')[0] for p in report.problems)} — see the report above"
+        )
+    elif report.exit_code == ExitCode.UNREACHABLE:
+        _say(f"tsig-check could not finish: {report.unreachable} — check the server")
+    if report.exit_code != ExitCode.OK:
+        raise ExitWith(report.exit_code)
+
+
+@app.command("stats")
+@read
+def stats_cmd(
+    pushgateway: PushgatewayOpt = None, no_push: NoPushOpt = False, json_output: JsonFlag = False
+) -> None:
+    """Real query-rate gauges for the anomaly alerts."""
+    from homeops.dns.stats import push_stats, run_stats
+
+    with _runtime() as rt:
+        report = run_stats(rt)
+        url = pushgateway if pushgateway is not None else rt.settings.pushgateway
+        if report.ok and not no_push and url:
+            report.pushed = push_stats(rt, report, url)
+    emit(report, json_output=json_output)
+    if not report.ok:
+        bad = "; ".join(f"{i.name}: {i.error}" for i in report.instances if not i.ok)
+        _say(f"stats not read ({bad}); nothing pushed — check the instances' API and credentials")
+        raise ExitWith(ExitCode.UNREACHABLE)
+    if not no_push and url and not report.pushed:
+        _say("stats read but not pushed — check the Pushgateway")
+        raise ExitWith(ExitCode.UNREACHABLE)
