@@ -163,11 +163,16 @@ def registry_htpasswd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regi
 
 
 @pytest.fixture(scope="session")
-def registry_bearer(tmp_path_factory: pytest.TempPathFactory, registry_token_server: Any) -> Iterator[RegistryServer]:
+def registry_bearer(
+    tmp_path_factory: pytest.TempPathFactory, registry_token_server: Any
+) -> Iterator[RegistryServer]:
     """A registry with token auth against the stand-in token server (user ci / tok-secret)."""
     d = tmp_path_factory.mktemp("registry-token")
     server = _start(
-        d, auth="token", token_realm=registry_token_server.realm, token_pem=str(registry_token_server.pem_path)
+        d,
+        auth="token",
+        token_realm=registry_token_server.realm,
+        token_pem=str(registry_token_server.pem_path),
     )
     try:
         yield server
@@ -221,7 +226,9 @@ class Pusher:
 
     def manifest(self, repo: str, ref: str, body: bytes, media_type: str) -> str:
         r = self.client.put(
-            f"/v2/{repo}/manifests/{ref}", content=body, headers={**self._headers(repo), "Content-Type": media_type}
+            f"/v2/{repo}/manifests/{ref}",
+            content=body,
+            headers={**self._headers(repo), "Content-Type": media_type},
         )
         assert r.status_code == 201, r.text
         assert r.headers["Docker-Content-Digest"] == sha256(body)
@@ -260,7 +267,9 @@ class FixtureImage:
     tag: str
     index: str
     index_bytes: bytes
-    children: dict[str, str] = field(default_factory=dict)  # "linux/amd64" | "linux/arm64" | "attestation" → digest
+    children: dict[str, str] = field(
+        default_factory=dict
+    )  # "linux/amd64" | "linux/arm64" | "attestation" → digest
     configs: dict[str, str] = field(default_factory=dict)
     layers: dict[str, str] = field(default_factory=dict)  # "base" | "amd64" | "arm64" | "attestation"
     blobs: dict[str, bytes] = field(default_factory=dict)
@@ -311,13 +320,21 @@ def push_image(
         image.children[f"linux/{arch}"] = sha256(man)
         entries.append((man, {"os": "linux", "architecture": arch}, None))
     statement = dumps({"_type": "https://in-toto.io/Statement/v0.1", "subject": [], "salt": salt})
-    att_cfg = dumps({"architecture": "unknown", "os": "unknown", "config": {}, "rootfs": {"type": "", "diff_ids": []}})
+    att_cfg = dumps(
+        {"architecture": "unknown", "os": "unknown", "config": {}, "rootfs": {"type": "", "diff_ids": []}}
+    )
     att = dumps(
         {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
             "config": desc(OCI_CONFIG, att_cfg),
-            "layers": [desc(INTOTO, statement, annotations={"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"})],
+            "layers": [
+                desc(
+                    INTOTO,
+                    statement,
+                    annotations={"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"},
+                )
+            ],
         }
     )
     blobs[sha256(statement)], blobs[sha256(att_cfg)] = statement, att_cfg
@@ -336,11 +353,11 @@ def push_image(
     for data in blobs.values():
         pusher.blob(repo, data)
     manifests = []
-    for man, platform, annotations in entries:
+    for man, platform, notes in entries:
         pusher.manifest(repo, sha256(man), man, OCI_MANIFEST)
         d = desc(OCI_MANIFEST, man, platform=platform)
-        if annotations:
-            d["annotations"] = annotations
+        if notes:
+            d["annotations"] = notes
         manifests.append(d)
     index: dict[str, Any] = {"schemaVersion": 2, "manifests": manifests}
     if with_media_type:
@@ -352,16 +369,29 @@ def push_image(
     return image
 
 
-def push_single(pusher: Pusher, repo: str, tag: str, *, created: str | None = "2026-11-01T00:00:00Z", salt: str = "") -> str:
+def push_single(
+    pusher: Pusher, repo: str, tag: str, *, created: str | None = "2026-11-01T00:00:00Z", salt: str = ""
+) -> str:
     """A single-platform OCI image manifest; returns its digest."""
     own, own_diff = layer({"single.txt": f"single {salt}\n".encode()})
-    cfg_obj: dict[str, Any] = {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [own_diff]}}
+    cfg_obj: dict[str, Any] = {
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [own_diff]},
+    }
     if created:
         cfg_obj["created"] = created
     cfg = dumps(cfg_obj)
     pusher.blob(repo, own)
     pusher.blob(repo, cfg)
-    man = dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": desc(OCI_CONFIG, cfg), "layers": [desc(OCI_LAYER, own)]})
+    man = dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": desc(OCI_CONFIG, cfg),
+            "layers": [desc(OCI_LAYER, own)],
+        }
+    )
     return pusher.manifest(repo, tag, man, OCI_MANIFEST)
 
 

@@ -37,7 +37,7 @@ class TokenServer:
         self.expires_in = 300
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "homeops-test-token")])
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         cert = (
             x509.CertificateBuilder()
             .subject_name(name)
@@ -49,8 +49,15 @@ class TokenServer:
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-                    key_agreement=False, key_cert_sign=True, crl_sign=False, encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
@@ -70,8 +77,14 @@ class TokenServer:
 
         now = int(time.time())
         claims = {
-            "iss": ISSUER, "sub": subject, "aud": SERVICE, "exp": now + self.expires_in, "nbf": now - 10,
-            "iat": now, "jti": uuid.uuid4().hex, "access": access,
+            "iss": ISSUER,
+            "sub": subject,
+            "aud": SERVICE,
+            "exp": now + self.expires_in,
+            "nbf": now - 10,
+            "iat": now,
+            "jti": uuid.uuid4().hex,
+            "access": access,
         }
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"typ": "JWT", "x5c": [self.x5c]})
 
@@ -99,8 +112,10 @@ class TokenServer:
                 if actions:
                     access.append({"type": typ, "name": name, "actions": actions})
         token = self.sign(access, user or "anonymous")
-        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return Response.json({"token": token, "access_token": token, "expires_in": self.expires_in, "issued_at": now})
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return Response.json(
+            {"token": token, "access_token": token, "expires_in": self.expires_in, "issued_at": now}
+        )
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,7 +99,9 @@ def resolve(
     """The first source that has credentials for ``host``: flags, config, Docker config, anonymous."""
     if flag_username is not None or stdin_password is not None:
         if not flag_username or stdin_password is None:
-            raise UsageError("--username needs --password-stdin (and the reverse)", "pipe the password on stdin")
+            raise UsageError(
+                "--username needs --password-stdin (and the reverse)", "pipe the password on stdin"
+            )
         return Credentials(host, flag_username, stdin_password, "flags")
     if config_username and config_password:
         from homeops.secrets import resolve as resolve_secret

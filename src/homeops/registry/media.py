@@ -28,7 +28,9 @@ _BY_TYPE: dict[str, Kind] = {
 _GENERIC = {"", "application/json", "text/plain", "application/octet-stream"}
 MANIFEST_TYPES = frozenset(_BY_TYPE)
 
-IMAGE_CONFIG_TYPES = frozenset({"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"})
+IMAGE_CONFIG_TYPES = frozenset(
+    {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
+)
 LAYER_TYPES = frozenset(
     {
         "application/vnd.oci.image.layer.v1.tar",

@@ -5,6 +5,7 @@ Bearer auth with a per-scope token cache, plain HTTP only where allowed (specs/r
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import random
@@ -124,7 +125,9 @@ def _is_cert_error(exc: BaseException) -> bool:
 
 def _is_not_tls(exc: BaseException) -> bool:
     text = (repr(exc) + repr(exc.__cause__ or exc.__context__)).upper()
-    return "WRONG_VERSION_NUMBER" in text or "RECORD LAYER FAILURE" in text or "PACKET LENGTH TOO LONG" in text
+    return (
+        "WRONG_VERSION_NUMBER" in text or "RECORD LAYER FAILURE" in text or "PACKET LENGTH TOO LONG" in text
+    )
 
 
 class RegistryClient:
@@ -158,7 +161,8 @@ class RegistryClient:
         with self._hosts_lock:
             if verify not in self._clients:
                 limits = httpx.Limits(
-                    max_connections=self.options.concurrency, max_keepalive_connections=self.options.concurrency
+                    max_connections=self.options.concurrency,
+                    max_keepalive_connections=self.options.concurrency,
                 )
                 timeout = httpx.Timeout(self.options.timeout_s, connect=self.options.connect_timeout_s)
                 ctx: ssl.SSLContext | bool = False
@@ -167,7 +171,11 @@ class RegistryClient:
                     if self.options.ca_bundle:
                         ctx.load_verify_locations(cafile=self.options.ca_bundle)
                 self._clients[verify] = httpx.Client(
-                    limits=limits, timeout=timeout, verify=ctx, follow_redirects=False, transport=self._transport
+                    limits=limits,
+                    timeout=timeout,
+                    verify=ctx,
+                    follow_redirects=False,
+                    transport=self._transport,
                 )
             return self._clients[verify]
 
@@ -234,11 +242,14 @@ class RegistryClient:
     def _transport_failure(self, host: str, exc: httpx.TransportError) -> RequestFailed:
         if _is_cert_error(exc):
             return RequestFailed(
-                "unreachable", f"TLS certificate of {host} not trusted — set ca_bundle, or --insecure to skip the check"
+                "unreachable",
+                f"TLS certificate of {host} not trusted — set ca_bundle, or --insecure to skip the check",
             )
         if isinstance(exc, httpx.TimeoutException):
             return RequestFailed("unreachable", f"{host}: timed out ({type(exc).__name__})")
-        return RequestFailed("unreachable", f"{host}: {type(exc).__name__}: cannot connect or connection lost")
+        return RequestFailed(
+            "unreachable", f"{host}: {type(exc).__name__}: cannot connect or connection lost"
+        )
 
     # ---- ping and auth -------------------------------------------------------------------------------
     def _ensure(self, host: str) -> _HostState:
@@ -280,7 +291,11 @@ class RegistryClient:
                 return
             if creds:
                 raise RequestFailed("auth", f"{host}: credentials rejected (401)", 401)
-            raise RequestFailed("auth", f"{host}: registry requires credentials — pass --username with --password-stdin or configure them", 401)
+            raise RequestFailed(
+                "auth",
+                f"{host}: registry requires credentials — pass --username with --password-stdin or configure them",
+                401,
+            )
         if status == 404:
             raise RequestFailed("not_registry", f"{host}: not a registry v2 API (GET /v2/ → 404)", 404)
         if status == 403:
@@ -341,9 +356,13 @@ class RegistryClient:
         finally:
             resp.close()
         if resp.status_code in (401, 403):
-            raise RequestFailed("auth", f"token server {realm_host} rejected the credentials ({resp.status_code})", 401)
+            raise RequestFailed(
+                "auth", f"token server {realm_host} rejected the credentials ({resp.status_code})", 401
+            )
         if resp.status_code != 200 or body is None:
-            raise RequestFailed("server_error", f"token server {realm_host} → {resp.status_code}", resp.status_code)
+            raise RequestFailed(
+                "server_error", f"token server {realm_host} → {resp.status_code}", resp.status_code
+            )
         try:
             data = json.loads(body)
             token = data.get("token") or data.get("access_token")
@@ -401,7 +420,11 @@ class RegistryClient:
             except httpx.TransportError as exc:
                 raise self._transport_failure(current_host, exc) from None
             if resp.status_code == 401 and state.mode == "bearer" and current_host == host:
-                bearer = [c for c in parse_challenges(resp.headers.get("WWW-Authenticate", "")) if c.scheme == "bearer"]
+                bearer = [
+                    c
+                    for c in parse_challenges(resp.headers.get("WWW-Authenticate", ""))
+                    if c.scheme == "bearer"
+                ]
                 resp.close()
                 if bearer and not retried_token:
                     retried_token = True
@@ -410,7 +433,9 @@ class RegistryClient:
                 raise RequestFailed("auth", f"{method} {urlsplit(url).path} → 401 after a token retry", 401)
             if resp.status_code == 401:
                 resp.close()
-                raise RequestFailed("auth", f"{method} {urlsplit(url).path} → 401 (credentials rejected)", 401)
+                raise RequestFailed(
+                    "auth", f"{method} {urlsplit(url).path} → 401 (credentials rejected)", 401
+                )
             if resp.status_code == 403:
                 resp.close()
                 raise RequestFailed("auth", f"{method} {urlsplit(url).path} → 403 forbidden", 403)
@@ -435,11 +460,11 @@ class RegistryClient:
 
     @staticmethod
     def server_error(method: str, path: str, resp: httpx.Response) -> RequestFailed:
-        try:
+        with contextlib.suppress(httpx.HTTPError):
             resp.read()
-        except httpx.HTTPError:
-            pass
-        return RequestFailed("server_error", f"{method} {path} → {resp.status_code}{_error_text(resp)}", resp.status_code)
+        return RequestFailed(
+            "server_error", f"{method} {path} → {resp.status_code}{_error_text(resp)}", resp.status_code
+        )
 
     # ---- API -----------------------------------------------------------------------------------------
     def get_manifest(self, host: str, repo: str, ref: str) -> ManifestReply:
@@ -449,10 +474,8 @@ class RegistryClient:
             if resp.status_code >= 500 or resp.status_code in (408, 429):
                 raise self.server_error("GET", path, resp)
             if resp.status_code != 200:
-                try:
+                with contextlib.suppress(httpx.HTTPError):
                     resp.read()
-                except httpx.HTTPError:
-                    pass
                 return ManifestReply(resp.status_code, resp.content, "", None)
             try:
                 body = self._read_limited(resp, MANIFEST_LIMIT)

@@ -13,14 +13,20 @@ class Settings:
     """`[registry]` settings."""
 
     concurrency: int = setting(8, "Parallel requests in one keep-alive pool.", min=1, max=64)
-    timeout_s: float = setting(30.0, "Read, write and pool timeout in seconds (inactivity for streamed blobs).", min=0.1)
+    timeout_s: float = setting(
+        30.0, "Read, write and pool timeout in seconds (inactivity for streamed blobs).", min=0.1
+    )
     connect_timeout_s: float = setting(5.0, "Connect timeout in seconds.", min=0.1)
     retries: int = setting(3, "Retries on connection errors, 408, 429 and 5xx.", min=0, max=10)
     plain_http_hosts: list[str] = setting([], "Non-loopback hosts that may be spoken to over plain HTTP.")
     insecure_hosts: list[str] = setting([], "Hosts whose TLS certificate is not verified (warned once).")
     ca_bundle: str = setting("", "PEM file with an extra trust anchor.")
-    docker_config: str = setting("", "Docker config.json; default $DOCKER_CONFIG/config.json, else ~/.docker/config.json.")
-    credentials_host: str = setting("", "The one host credentials are sent to; default the host of the URL or first REF.")
+    docker_config: str = setting(
+        "", "Docker config.json; default $DOCKER_CONFIG/config.json, else ~/.docker/config.json."
+    )
+    credentials_host: str = setting(
+        "", "The one host credentials are sent to; default the host of the URL or first REF."
+    )
     username: str = setting("", "Registry user name.")
     password: Secret = secret("Registry password reference.")
     probe_url: str = setting("", "Registry the probe walks, e.g. http://forgejo.forgejo.svc.cluster.local.")
@@ -47,9 +53,13 @@ class Settings:
     retention_protect_regex: list[str] = setting(["(?i)cache"], "Unanchored regexes of tags never deleted.")
     retention_max_deletes: int = setting(200, "Refuse a plan with more deletions than this.", min=0)
     retention_enabled: bool = setting(False, "False: the scheduled job only plans.")
-    retention_gc_binary: str = setting("registry", "distribution binary for `retention gc` (Debian: docker-registry).")
+    retention_gc_binary: str = setting(
+        "registry", "distribution binary for `retention gc` (Debian: docker-registry)."
+    )
     breakglass_dir: str = setting("", "Where break-glass tarballs are written.")
     breakglass_keep: int = setting(5, "Tarballs kept per name.", min=1)
-    breakglass_tool: Literal["auto", "docker", "skopeo"] = setting("auto", "Tool that pulls and saves the image.")
+    breakglass_tool: Literal["auto", "docker", "skopeo"] = setting(
+        "auto", "Tool that pulls and saves the image."
+    )
     breakglass_platform: str = setting("linux/amd64", "Platform saved in the tarball.")
     legacy_env_file: str = setting("", "KEY=VALUE file with the old CronJob variables (migration).")

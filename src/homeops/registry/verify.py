@@ -13,11 +13,25 @@ from typing import Any, TypeVar
 
 from homeops.errors import ExitCode
 from homeops.registry import media
-from homeops.registry.oci import BlobHead, BlobRead, ManifestReply, RegistryClient, RequestFailed, parse_json_object
+from homeops.registry.oci import (
+    BlobHead,
+    BlobRead,
+    ManifestReply,
+    RegistryClient,
+    RequestFailed,
+    parse_json_object,
+)
 from homeops.registry.ref import Reference, is_digest
 
 INTEGRITY = frozenset(
-    {"missing_manifest", "missing_blob", "size_mismatch", "digest_mismatch", "unexpected_media_type", "truncated_blob"}
+    {
+        "missing_manifest",
+        "missing_blob",
+        "size_mismatch",
+        "digest_mismatch",
+        "unexpected_media_type",
+        "truncated_blob",
+    }
 )
 COULD_NOT_CHECK = frozenset({"unreachable", "auth", "server_error", "not_registry"})
 MAX_DEPTH = 8
@@ -59,6 +73,7 @@ class ImageResult:
     blobs_skipped: int = 0
     children: list[Child] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    manifests: set[str] = field(default_factory=set)  # every manifest digest reached: the closure (retention)
 
     @property
     def ok(self) -> bool:
@@ -111,7 +126,9 @@ class VerifyReport:
             for p in image.problems:
                 parent = p.parent.split(":", 1)[-1][:12] if p.parent else "-"
                 ctx = f", {p.context}" if p.context else ""
-                lines.append(f"FAIL {p.kind} {image.repo}@{p.digest or '-'} (parent {parent}{ctx}): {p.detail}")
+                lines.append(
+                    f"FAIL {p.kind} {image.repo}@{p.digest or '-'} (parent {parent}{ctx}): {p.detail}"
+                )
             tail = f", {len(image.problems)} problems" if image.problems else ""
             lines.append(
                 f"{image.status} {image.ref} {image.digest or '-'} — {image.manifests_checked} manifests, "
@@ -167,9 +184,12 @@ class _Pending:
 class Walker:
     """One run's walker: one client, one pool of ``concurrency`` workers, one memo of requests."""
 
-    def __init__(self, client: RegistryClient, *, deep: bool, concurrency: int) -> None:
+    def __init__(
+        self, client: RegistryClient, *, deep: bool, concurrency: int, manifests_only: bool = False
+    ) -> None:
         self.client = client
         self.deep = deep
+        self.manifests_only = manifests_only  # retention: resolve closures without touching blobs
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="registry")
         self._memo: dict[tuple[str, ...], Future[Any]] = {}
 
@@ -199,7 +219,9 @@ class Walker:
     def manifest(self, host: str, repo: str, ref: str) -> Future[ManifestReply | RequestFailed]:
         return self._submit((host, repo, "manifest", ref), lambda: self.client.get_manifest(host, repo, ref))
 
-    def blob(self, host: str, repo: str, digest: str, deep: bool) -> Future[BlobHead | BlobRead | RequestFailed]:
+    def blob(
+        self, host: str, repo: str, digest: str, deep: bool
+    ) -> Future[BlobHead | BlobRead | RequestFailed]:
         mode = "deep" if deep else "head"
 
         def check() -> BlobHead | BlobRead:
@@ -209,8 +231,10 @@ class Walker:
 
         return self._submit((host, repo, "blob", digest, mode), check)
 
-    def config(self, host: str, repo: str, digest: str) -> Future[bytes | None | RequestFailed]:
-        return self._submit((host, repo, "config", digest), lambda: self.client.get_blob_bytes(host, repo, digest))
+    def config(self, host: str, repo: str, digest: str) -> Future[bytes | RequestFailed | None]:
+        return self._submit(
+            (host, repo, "config", digest), lambda: self.client.get_blob_bytes(host, repo, digest)
+        )
 
     # ---- the walk ------------------------------------------------------------------------------------
     def prefetch(self, ref: Reference) -> None:
@@ -279,7 +303,9 @@ class _Walk:
         self.visited: set[str] = set()
         self.blobs: set[str] = set()
 
-    def problem(self, kind: str, digest: str | None, parent: str | None, detail: str, child: int | None, ctx: str) -> None:
+    def problem(
+        self, kind: str, digest: str | None, parent: str | None, detail: str, child: int | None, ctx: str
+    ) -> None:
         self.entries.append(Problem(kind, digest, parent, detail, ctx))
         self.entry_child.append(child)
 
@@ -288,10 +314,24 @@ class _Walk:
         reply = self.w.manifest(ref.host, ref.repo, ref.reference).result()
         path = f"/v2/{ref.repo}/manifests/{ref.reference}"
         if isinstance(reply, RequestFailed):
-            self.problem(reply.kind if reply.kind != "not_registry" else "unreachable", ref.digest, None, reply.detail, None, "")
+            self.problem(
+                reply.kind if reply.kind != "not_registry" else "unreachable",
+                ref.digest,
+                None,
+                reply.detail,
+                None,
+                "",
+            )
             return self.finish()
         if reply.status == 404:
-            self.problem("missing_manifest", ref.digest, None, f"GET {path} → 404 {_code(reply.body)}".rstrip(), None, "")
+            self.problem(
+                "missing_manifest",
+                ref.digest,
+                None,
+                f"GET {path} → 404 {_code(reply.body)}".rstrip(),
+                None,
+                "",
+            )
             return self.finish()
         if reply.status != 200:
             self.problem("server_error", ref.digest, None, f"GET {path} → {reply.status}", None, "")
@@ -308,21 +348,40 @@ class _Walk:
             self.problem("digest_mismatch", ref.digest, None, f"body hashes to {actual}", None, "")
         elif reply.digest_header and reply.digest_header != actual:
             self.problem(
-                "digest_mismatch", actual, None, f"Docker-Content-Digest {reply.digest_header} but body hashes to {actual}", None, ""
+                "digest_mismatch",
+                actual,
+                None,
+                f"Docker-Content-Digest {reply.digest_header} but body hashes to {actual}",
+                None,
+                "",
             )
         body = parse_json_object(reply.body)
         if body is None:
-            self.problem("unexpected_media_type", actual, None, "manifest body is not a JSON object", None, "")
+            self.problem(
+                "unexpected_media_type", actual, None, "manifest body is not a JSON object", None, ""
+            )
             return self.finish()
         kind, detail = media.classify(reply.content_type, body)
         self.result.kind = kind
-        self.result.media_type = media.bare_type(reply.content_type) or (body.get("mediaType") if isinstance(body.get("mediaType"), str) else None)
+        self.result.media_type = media.bare_type(reply.content_type) or (
+            body.get("mediaType") if isinstance(body.get("mediaType"), str) else None
+        )
         if detail:
             self.problem("unexpected_media_type", actual, None, detail, None, "")
         self.walk_body(kind, body, actual, depth=0, child=None, role="image", top=True)
         return self.finish()
 
-    def walk_body(self, kind: str, body: dict[str, Any], digest: str, *, depth: int, child: int | None, role: str, top: bool) -> None:
+    def walk_body(
+        self,
+        kind: str,
+        body: dict[str, Any],
+        digest: str,
+        *,
+        depth: int,
+        child: int | None,
+        role: str,
+        top: bool,
+    ) -> None:
         if kind == "index":
             self.walk_index(body, digest, depth=depth, top=top, child=child)
         elif kind == "image":
@@ -331,7 +390,9 @@ class _Walk:
             for desc in body.get("blobs") or []:
                 self.check_blob(desc, digest, child, role)
 
-    def walk_index(self, body: dict[str, Any], parent: str, *, depth: int, top: bool, child: int | None) -> None:
+    def walk_index(
+        self, body: dict[str, Any], parent: str, *, depth: int, top: bool, child: int | None
+    ) -> None:
         descs = [d for d in body.get("manifests") or [] if isinstance(d, dict)]
         if top and self.platform is not None:
             descs = self.filter_platform(descs, parent)
@@ -346,7 +407,14 @@ class _Walk:
             d = str(desc.get("digest", ""))
             platform = _platform_text(desc.get("platform"))
             if not is_digest(d):
-                self.problem("unexpected_media_type", None, parent, f"descriptor digest {d!r} is not a digest", child, platform or "")
+                self.problem(
+                    "unexpected_media_type",
+                    None,
+                    parent,
+                    f"descriptor digest {d!r} is not a digest",
+                    child,
+                    platform or "",
+                )
                 continue
             if not media.is_manifest_type(desc.get("mediaType")):
                 idx = child if child is not None else self.add_child(d, "blob", platform)
@@ -365,20 +433,39 @@ class _Walk:
 
     def filter_platform(self, descs: list[dict[str, Any]], parent: str) -> list[dict[str, Any]]:
         assert self.platform is not None
-        kept = [d for d in descs if platform_matches(d.get("platform"), self.platform) and not _is_attestation(d)]
+        kept = [
+            d for d in descs if platform_matches(d.get("platform"), self.platform) and not _is_attestation(d)
+        ]
         if not kept:
-            have = sorted({p for d in descs if not _is_attestation(d) and (p := _platform_text(d.get("platform")))})
+            have = sorted(
+                {p for d in descs if not _is_attestation(d) and (p := _platform_text(d.get("platform")))}
+            )
             want = "/".join(x for x in self.platform if x)
-            self.problem("missing_manifest", None, parent, f"index has no {want} child (has: {', '.join(have)})", None, "")
+            self.problem(
+                "missing_manifest",
+                None,
+                parent,
+                f"index has no {want} child (has: {', '.join(have)})",
+                None,
+                "",
+            )
             return []
         names = {d.get("digest") for d in kept}
         attest = [
-            d for d in descs if _is_attestation(d) and (d.get("annotations") or {}).get("vnd.docker.reference.digest") in names
+            d
+            for d in descs
+            if _is_attestation(d) and (d.get("annotations") or {}).get("vnd.docker.reference.digest") in names
         ]
         return [d for d in descs if d in kept or d in attest]
 
     def walk_child(
-        self, desc: dict[str, Any], reply: ManifestReply | RequestFailed, parent: str, depth: int, idx: int, top_level: bool
+        self,
+        desc: dict[str, Any],
+        reply: ManifestReply | RequestFailed,
+        parent: str,
+        depth: int,
+        idx: int,
+        top_level: bool,
     ) -> None:
         d = str(desc["digest"])
         platform = _platform_text(desc.get("platform"))
@@ -389,7 +476,9 @@ class _Walk:
             return
         self.result.manifests_checked += 1
         if reply.status == 404:
-            self.problem("missing_manifest", d, parent, f"GET {path} → 404 {_code(reply.body)}".rstrip(), idx, ctx)
+            self.problem(
+                "missing_manifest", d, parent, f"GET {path} → 404 {_code(reply.body)}".rstrip(), idx, ctx
+            )
             return
         if reply.status != 200:
             self.problem("server_error", d, parent, f"GET {path} → {reply.status}", idx, ctx)
@@ -399,7 +488,14 @@ class _Walk:
             return
         size = desc.get("size")
         if isinstance(size, int) and len(reply.body) != size:
-            self.problem("size_mismatch", d, parent, f"manifest is {len(reply.body)} B, descriptor says {size}", idx, ctx)
+            self.problem(
+                "size_mismatch",
+                d,
+                parent,
+                f"manifest is {len(reply.body)} B, descriptor says {size}",
+                idx,
+                ctx,
+            )
             return
         algo = d.split(":", 1)[0]
         actual = f"{algo}:{hashlib.new(algo, reply.body).hexdigest()}"
@@ -420,10 +516,19 @@ class _Walk:
             self.problem("unexpected_media_type", d, parent, detail, idx, ctx)
             return
         if want is not None and want != kind:
-            self.problem("unexpected_media_type", d, parent, f"descriptor says {desc.get('mediaType')}, body is {kind}", idx, ctx)
+            self.problem(
+                "unexpected_media_type",
+                d,
+                parent,
+                f"descriptor says {desc.get('mediaType')}, body is {kind}",
+                idx,
+                ctx,
+            )
             return
         if kind == "index" and depth >= MAX_DEPTH:
-            self.problem("unexpected_media_type", d, parent, f"indexes nested deeper than {MAX_DEPTH}", idx, ctx)
+            self.problem(
+                "unexpected_media_type", d, parent, f"indexes nested deeper than {MAX_DEPTH}", idx, ctx
+            )
             return
         self.walk_body(kind, body, d, depth=depth, child=idx, role=role, top=False)
 
@@ -432,11 +537,22 @@ class _Walk:
         if isinstance(config, dict):
             self.check_blob(config, digest, child, role)
         else:
-            self.problem("unexpected_media_type", None, digest, "image manifest without a config", child, role)
+            self.problem(
+                "unexpected_media_type", None, digest, "image manifest without a config", child, role
+            )
         for layer in body.get("layers") or []:
-            if role == "image" and isinstance(layer, dict) and layer.get("mediaType") not in media.LAYER_TYPES:
+            if (
+                role == "image"
+                and isinstance(layer, dict)
+                and layer.get("mediaType") not in media.LAYER_TYPES
+            ):
                 self.problem(
-                    "unexpected_media_type", str(layer.get("digest")), digest, f"layer type {layer.get('mediaType')}", child, role
+                    "unexpected_media_type",
+                    str(layer.get("digest")),
+                    digest,
+                    f"layer type {layer.get('mediaType')}",
+                    child,
+                    role,
                 )
                 continue
             self.check_blob(layer, digest, child, role)
@@ -448,10 +564,14 @@ class _Walk:
             return
         d = str(desc.get("digest", ""))
         if not is_digest(d):
-            self.problem("unexpected_media_type", None, parent, f"descriptor digest {d!r} is not a digest", child, ctx)
+            self.problem(
+                "unexpected_media_type", None, parent, f"descriptor digest {d!r} is not a digest", child, ctx
+            )
             return
         if desc.get("urls"):
             self.result.blobs_skipped += 1
+            return
+        if self.w.manifests_only:
             return
         self.blobs.add(d)
         fut = self.w.blob(self.ref.host, self.ref.repo, d, self.w.deep)
@@ -473,6 +593,7 @@ class _Walk:
             if child is not None and child < len(self.result.children):
                 self.result.children[child].ok = False
         self.result.blobs_checked = len(self.blobs)
+        self.result.manifests = set(self.visited)
         return self.result
 
     def judge(self, p: _Pending) -> Problem | None:
@@ -485,27 +606,50 @@ class _Walk:
             if answer.status == 404:
                 return Problem("missing_blob", p.digest, p.parent, f"HEAD {path} → 404", p.context)
             if answer.status != 200:
-                return Problem("server_error", p.digest, p.parent, f"HEAD {path} → {answer.status}", p.context)
+                return Problem(
+                    "server_error", p.digest, p.parent, f"HEAD {path} → {answer.status}", p.context
+                )
             if isinstance(p.size, int) and answer.length != p.size:
-                return Problem("size_mismatch", p.digest, p.parent, f"Content-Length {answer.length} vs size {p.size}", p.context)
+                return Problem(
+                    "size_mismatch",
+                    p.digest,
+                    p.parent,
+                    f"Content-Length {answer.length} vs size {p.size}",
+                    p.context,
+                )
             return None
         if answer.status == 404:
             return Problem("missing_blob", p.digest, p.parent, f"GET {path} → 404", p.context)
         if answer.status != 200:
             return Problem("server_error", p.digest, p.parent, f"GET {path} → {answer.status}", p.context)
         if answer.truncated:
-            return Problem("truncated_blob", p.digest, p.parent, f"body cut short: {answer.size} of {p.size} B", p.context)
+            return Problem(
+                "truncated_blob",
+                p.digest,
+                p.parent,
+                f"body cut short: {answer.size} of {p.size} B",
+                p.context,
+            )
         if isinstance(p.size, int) and answer.size != p.size:
-            return Problem("size_mismatch", p.digest, p.parent, f"read {answer.size} B, descriptor says {p.size}", p.context)
+            return Problem(
+                "size_mismatch",
+                p.digest,
+                p.parent,
+                f"read {answer.size} B, descriptor says {p.size}",
+                p.context,
+            )
         if answer.digest != p.digest:
-            return Problem("digest_mismatch", p.digest, p.parent, f"body hashes to {answer.digest}", p.context)
+            return Problem(
+                "digest_mismatch", p.digest, p.parent, f"body hashes to {answer.digest}", p.context
+            )
         return None
 
 
 def _is_attestation(desc: dict[str, Any]) -> bool:
     annotations = desc.get("annotations") or {}
     return (
-        isinstance(annotations, dict) and annotations.get("vnd.docker.reference.type") == "attestation-manifest"
+        isinstance(annotations, dict)
+        and annotations.get("vnd.docker.reference.type") == "attestation-manifest"
     ) or _platform_text(desc.get("platform")) == "unknown/unknown"
 
 

@@ -11,9 +11,10 @@ from tests.services.registry import Pusher, RegistryServer, push_image
 
 
 def run_verify(server: RegistryServer, refs: list[str], *, deep: bool = False) -> VerifyReport:
-    with RegistryClient(ClientOptions(retries=1), None, sleep=lambda s: None) as client, Walker(
-        client, deep=deep, concurrency=4
-    ) as walker:
+    with (
+        RegistryClient(ClientOptions(retries=1), None, sleep=lambda s: None) as client,
+        Walker(client, deep=deep, concurrency=4) as walker,
+    ):
         parsed = [parse_reference(f"{server.host}/{r}") for r in refs]
         for p in parsed:
             walker.prefetch(p)
