@@ -25,7 +25,6 @@ app = typer.Typer(
 retention_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
-    add_completion=False,
     help="Keep the newest tags, never break an image.",
 )
 breakglass_app = typer.Typer(
