@@ -117,12 +117,12 @@ class SimResult:
                 bg = " on grey23" if fallback else ""
                 if row_of(temp) == r:
                     out.append("●", style="red" + bg)
+                elif r == ceil_row:
+                    out.append("─", style="bold yellow" + bg)
+                elif r == resume_row:
+                    out.append("┄", style="bold green" + bg)
                 elif row_of(max(lo, duty)) >= r and duty > lo:
                     out.append("█", style="blue" + bg)
-                elif r == ceil_row:
-                    out.append("─", style="yellow" + bg)
-                elif r == resume_row:
-                    out.append("┄", style="green" + bg)
                 else:
                     out.append(" ", style=bg.strip() or "")
             out.append("\n")
