@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from homeops.registry.settings import Settings
 
 app = typer.Typer(
-    no_args_is_help=True, help="Registry integrity: verify, probe, scan, retention, break-glass."
+    no_args_is_help=True,
+    add_completion=False,
+    help="Registry integrity: verify, probe, scan, retention, break-glass.",
 )
 retention_app = typer.Typer(
     no_args_is_help=True,
@@ -28,7 +30,9 @@ retention_app = typer.Typer(
     help="Keep the newest tags, never break an image.",
 )
 breakglass_app = typer.Typer(
-    no_args_is_help=True, help="Break-glass image tarballs for when the registry is down."
+    no_args_is_help=True,
+    add_completion=False,
+    help="Break-glass image tarballs for when the registry is down.",
 )
 app.add_typer(retention_app, name="retention")
 app.add_typer(breakglass_app, name="breakglass")

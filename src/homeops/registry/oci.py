@@ -216,10 +216,18 @@ class RegistryClient:
         return None
 
     def _send(
-        self, method: str, url: str, headers: dict[str, str], *, stream: bool = False, verify: bool = True
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        *,
+        stream: bool = False,
+        verify: bool = True,
+        retries: int | None = None,
     ) -> httpx.Response:
         """One request with retries on transport errors, 408, 429 and 5xx; returns the last response."""
         client = self._client(verify)
+        budget = self.options.retries if retries is None else retries
         attempt = 0
         while True:
             attempt += 1
@@ -228,11 +236,11 @@ class RegistryClient:
                 request = client.build_request(method, url, headers=headers)
                 resp = client.send(request, stream=stream)
             except httpx.TransportError as exc:
-                if _is_cert_error(exc) or _is_not_tls(exc) or attempt > self.options.retries:
+                if _is_cert_error(exc) or _is_not_tls(exc) or attempt > budget:
                     raise
                 self._sleep(backoff(attempt, self._rand))
                 continue
-            if resp.status_code in _RETRY_STATUS and attempt <= self.options.retries:
+            if resp.status_code in _RETRY_STATUS and attempt <= budget:
                 delay = retry_after(resp.headers.get("Retry-After"), time.time())
                 resp.close()
                 self._sleep(delay if delay is not None else backoff(attempt, self._rand))
@@ -271,7 +279,9 @@ class RegistryClient:
         resp: httpx.Response | None = None
         for scheme in schemes:
             try:
-                resp = self._send("GET", f"{scheme}://{host}/v2/", headers, verify=verify)
+                # the TLS attempt before a plain-HTTP fallback is not retried: the fallback is the retry
+                quick = 0 if scheme == "https" and len(schemes) > 1 else None
+                resp = self._send("GET", f"{scheme}://{host}/v2/", headers, verify=verify, retries=quick)
                 state.scheme = scheme
                 break
             except httpx.TransportError as exc:
