@@ -16,10 +16,12 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, get_args, get_origin
+from typing import Any, TypeVar, cast, get_args, get_origin
 
 from homeops.errors import ConfigError
 from homeops.groups import group_module, group_names
+from homeops.secrets import Miss
+from homeops.secrets import parse as parse_reference
 from homeops.settings import Secret, is_secret_reference
 
 T = TypeVar("T")
@@ -60,6 +62,17 @@ def default_path(env: Mapping[str, str]) -> Path:
     return Path("/etc/homeops/config.toml")
 
 
+_BARE_OR_QUOTED = r"(?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')"
+_HEADER = re.compile(rf"^\s*\[\[?\s*({_BARE_OR_QUOTED}(?:\s*\.\s*{_BARE_OR_QUOTED})*)\s*\]\]?\s*(?:#.*)?$")
+_KEYLINE = re.compile(rf"^\s*({_BARE_OR_QUOTED}(?:\s*\.\s*{_BARE_OR_QUOTED})*)\s*=")
+
+
+def _split_key(text: str) -> list[str]:
+    """``a."b.c".d`` → ``["a", "b.c", "d"]`` (TOML dotted keys, quotes removed)."""
+    parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([^.\s]+)', text)
+    return [next(p for p in groups if p) if any(groups) else "" for groups in parts]
+
+
 @dataclass(frozen=True)
 class Config:
     """The validated configuration: one settings object per table, and the source of every value."""
@@ -93,14 +106,28 @@ class _Loader:
         self.sources: dict[str, str] = {}
 
     def where(self, dotted: str) -> str:
-        """``file:PATH:LINE`` for a key, found by scanning the file (tomllib keeps no positions)."""
+        """``file:PATH:LINE`` for a key, found by scanning the file (tomllib keeps no positions).
+
+        The scan follows ``[table]`` headers, so a leaf name used in several tables gets its own line; a key
+        inside an inline table or an array item falls back to the line of its nearest ancestor.
+        """
         if self.path is None:
             return "file"
-        leaf = dotted.rsplit(".", 1)[-1]
-        pattern = re.compile(rf"^\s*\"?{re.escape(leaf)}\"?\s*=")
+        want = _split_key(re.sub(r"\[\d+\]", "", dotted))
+        found: dict[tuple[str, ...], int] = {}
+        header: list[str] = []
         for number, line in enumerate(self.lines, 1):
-            if pattern.match(line):
-                return f"file:{self.path}:{number}"
+            head = _HEADER.match(line)
+            if head:
+                header = _split_key(head.group(1))
+                found.setdefault(tuple(header), number)
+                continue
+            key = _KEYLINE.match(line)
+            if key:
+                found.setdefault(tuple(header + _split_key(key.group(1))), number)
+        for depth in range(len(want), 0, -1):
+            if tuple(want[:depth]) in found:
+                return f"file:{self.path}:{found[tuple(want[:depth])]}"
         return f"file:{self.path}"
 
     def fail(self, dotted: str, problem: str, origin: str) -> ConfigError:
@@ -150,7 +177,10 @@ def _from_text(text: str, tp: Any) -> Any:
 
 def _coerce(value: Any, tp: Any, dotted: str, origin: str, loader: _Loader) -> Any:
     """Check ``value`` against ``tp`` and build the typed value; raises ConfigError naming the key."""
-    bad = loader.fail(dotted, f"expected {_type_name(tp)}, got {_describe(value)}", origin)
+    got = (
+        _describe(value) if tp is not Secret else _describe(value).split(" (", 1)[0]
+    )  # never a secret's value
+    bad = loader.fail(dotted, f"expected {_type_name(tp)}, got {got}", origin)
     org = get_origin(tp)
     if tp is Secret and isinstance(value, Secret):
         return value  # a legacy env-file value, already resolved
@@ -159,12 +189,19 @@ def _coerce(value: Any, tp: Any, dotted: str, origin: str, loader: _Loader) -> A
         if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
             raise bad
         refs = [r for r in refs if r != ""]
-        for ref in refs:
+        for number, ref in enumerate(refs, 1):
             if not is_secret_reference(ref):
                 raise ConfigError(
                     f"config {origin}: {dotted}: a literal secret is not allowed",
                     "use a reference: env:NAME, file:/path, vault:<mount>/<path>#<key> or vault-read:<path>#<field>",
                 )
+            try:
+                parse_reference(ref)
+            except Miss as miss:
+                which = f"reference {number}" if len(refs) > 1 else "the reference"
+                raise ConfigError(
+                    f"config {origin}: {dotted}: {which} is {miss}", "fix the reference"
+                ) from None
         return Secret(tuple(refs))
     if tp is bool:
         if not isinstance(value, bool):
@@ -209,7 +246,7 @@ def _coerce(value: Any, tp: Any, dotted: str, origin: str, loader: _Loader) -> A
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise bad
-        return _build(tp, value, dotted, origin, loader, track=False)
+        return _build(cast(type[Any], tp), value, dotted, origin, loader, track=False)
     raise bad
 
 
@@ -254,7 +291,9 @@ def _canonical_keys(cls: type[Any], parts: list[str]) -> list[str]:
     return result
 
 
-def _check_range(value: Any, field: dataclasses.Field[Any], dotted: str, origin: str, loader: _Loader) -> None:
+def _check_range(
+    value: Any, field: dataclasses.Field[Any], dotted: str, origin: str, loader: _Loader
+) -> None:
     low, high = field.metadata.get("min"), field.metadata.get("max")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if low is not None and value < low:
@@ -281,7 +320,7 @@ def _build(
         tp = hints[name]
         key_origin = loader.sources.get(dotted, origin) if track else origin
         if dataclasses.is_dataclass(tp) and isinstance(value, dict):
-            kwargs[name] = _build(tp, value, dotted, origin, loader, track=track)
+            kwargs[name] = _build(cast(type[Any], tp), value, dotted, origin, loader, track=track)
             continue
         kwargs[name] = _coerce(value, tp, dotted, key_origin, loader)
         _check_range(kwargs[name], fields[key], dotted, key_origin, loader)
@@ -361,9 +400,17 @@ def load(
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if explicit or require_file:
-            raise ConfigError(f"config file {path} does not exist", "create it or unset HOMEOPS_CONFIG") from None
+            raise ConfigError(
+                f"config file {path} does not exist", "create it or unset HOMEOPS_CONFIG"
+            ) from None
     except OSError as exc:
-        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}", "check its permissions") from None
+        raise ConfigError(
+            f"config file {path} cannot be read: {exc.strerror}", "check its permissions"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {exc.start})", "save it as UTF-8"
+        ) from None
     if text is not None:
         try:
             data = tomllib.loads(text)
@@ -380,7 +427,9 @@ def load(
                 f"known tables: {', '.join(sorted(schemas))}",
             )
         if not isinstance(data[table], dict):
-            raise ConfigError(f"config {loader.where(table)}: {table} must be a table", f"write it as [{table}]")
+            raise ConfigError(
+                f"config {loader.where(table)}: {table} must be a table", f"write it as [{table}]"
+            )
         _record_file_sources(data[table], table, loader)
 
     classes = {name: _load_class(target) for name, target in schemas.items()}
@@ -405,12 +454,15 @@ def load(
         _deep_merge(merged.setdefault(table, {}), values)
 
     for name, parts, value_text in env_overrides(env):
-        table = upper.get(parts[0])
-        if table is None:
-            raise ConfigError(f"environment {name}: unknown table {parts[0].lower()}", "check the variable name")
-        keys = _canonical_keys(classes[table], parts[1:])
-        dotted = ".".join([table, *keys])
-        tp = _field_type(classes[table], keys) if keys and all(keys) else None
+        override_table = upper.get(parts[0])
+        if override_table is None:
+            raise ConfigError(
+                f"environment {name}: unknown table {parts[0].lower()}", "check the variable name"
+            )
+        table = override_table
+        path_keys = _canonical_keys(classes[table], parts[1:])
+        dotted = ".".join([table, *path_keys])
+        tp = _field_type(classes[table], path_keys) if path_keys and all(path_keys) else None
         if tp is None:
             raise ConfigError(f"environment {name}: unknown key {dotted}", "check the variable name")
         try:
@@ -419,7 +471,7 @@ def load(
             raise ConfigError(
                 f"environment {name}: {dotted}: expected {_type_name(tp)}", "lists and maps are JSON"
             ) from None
-        _set_dotted(merged.setdefault(table, {}), keys, value)
+        _set_dotted(merged.setdefault(table, {}), path_keys, value)
         loader.sources[dotted] = f"env:{name}"
 
     tables: dict[str, Any] = {}

@@ -112,6 +112,9 @@ def _resolve(
         except Unreachable as down:
             unreachable = unreachable or down
             failures.append(f"{ref.text} ({down.what})")
+        except SecretError as err:
+            # Vault not configured or its login failed: this reference fails, the next may still resolve.
+            failures.append(f"{ref.text} ({err.what})")
     tried = "; ".join(failures)
     if unreachable is not None:
         raise Unreachable(f"{what}: no reference resolved: {tried}", unreachable.fix)
