@@ -76,7 +76,7 @@ def run(
             report.families(labels, full),
             method="PUT" if full else "POST",
             typed=True,
-            tries=3,
+            tries=settings.retries + 1,
             retry_delay=0.5,
         )
         report.pushed = result.pushed
