@@ -114,7 +114,8 @@ def parse_cmd(
     if not json_output:
         for warning in report.warnings:
             fix = WARNING_FIX.get(warning["kind"], "")
-            output.warn(f"{warning['kind']} ({warning['count']}×): {warning['message']} — {fix}")
+            text = f"{warning['kind']} ({warning['count']}×): {warning['message']}"
+            output.warn(text if fix in text else f"{text} — fix: {fix}")
 
 
 # --- watch -------------------------------------------------------------------------------------------------

@@ -48,14 +48,13 @@ class ParseReport:
         return {"events": events, "warnings": self.warnings, "stats": self.stats}
 
     def render_human(self) -> Any:
-        from rich.table import Table
+        """A plain aligned table (never truncated, so it pipes and greps well)."""
+        from rich.text import Text
 
-        table = Table(box=None, pad_edge=False)
-        columns = ["closed", "kind", "ip", "source", "workstation", "product", "status"]
+        header = ["closed", "kind", "ip", "source", "workstation", "product", "status"]
         if self.would_post is not None:
-            columns.append("would post")
-        for col in columns:
-            table.add_column(col)
+            header.append("would post")
+        rows = [header]
         for i, e in enumerate(self.events):
             row = [
                 e.closed or "-",
@@ -69,13 +68,15 @@ class ParseReport:
             if self.would_post is not None:
                 wp = self.would_post[i] if e.kind == "activation" else None
                 row.append("-" if wp is None else ("yes" if wp else "no (dedup)"))
-            table.add_row(*row)
+            rows.append([" ".join(cell.split()) for cell in row])
+        widths = [max(len(r[c]) for r in rows) for c in range(len(header))]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
         s = self.stats
-        table.caption = (
+        lines.append(
             f"{len(self.events)} events from {s['lines']} lines; unparsed {s['unparsed']}, "
             f"unattributed {s['unattributed']}, orphan closes {s['orphan_closes']}, open at EOF {s['open_at_eof']}"
         )
-        return table
+        return Text("\n".join(lines), no_wrap=True, overflow="ignore")
 
 
 def _epoch(stamp: str | None) -> float | None:

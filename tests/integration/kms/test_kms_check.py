@@ -126,3 +126,21 @@ def test_host_mode_resolves_through_bind(bind_server: Any, listener: socket.sock
     res = run_homeops("kms", "check", "--host", "nope.kms.test", "--server", srv.server, "--json")
     assert res.returncode == 1
     assert kinds(json.loads(res.stdout)) == ["host_unresolvable"]
+
+
+def test_doctor_runs_the_kms_check(bind_server: Any, listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
+    srv = bind_server([zone(port, target="kms.kms.test.")])
+    env = {"HOMEOPS_KMS__DOMAIN": "kms.test", "HOMEOPS_KMS__DNS_SERVER": srv.server,
+           "HOMEOPS_KMS__EXPECT_PORT": str(port)}  # fmt: skip
+    res = run_homeops("doctor", "--group", "kms", "--json", env=env)
+    doc = json.loads(res.stdout)
+    (group,) = doc["groups"]
+    assert group["status"] == "fail"
+    assert "srv_target_mismatch" in group["checks"][0]["message"]
+    assert res.returncode == 1
+    srv.zones[0] = BindZone(*zone(port))
+    srv.restart()
+    res = run_homeops("doctor", "--group", "kms", "--json", env=env)
+    assert res.returncode == 0, res.stdout
+    assert json.loads(res.stdout)["groups"][0]["status"] == "ok"
