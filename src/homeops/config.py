@@ -449,7 +449,7 @@ def load(
                 except ValueError:
                     raise loader.fail(f"{table}.{dotted}", f"expected {_type_name(tp)}", source) from None
             _set_dotted(merged.setdefault(table, {}), parts, value)
-            loader.sources[f"{table}.{dotted}"] = source
+            loader.sources.setdefault(f"{table}.{dotted}", source)  # the file, recorded first, ranks above
     for table, values in data.items():
         _deep_merge(merged.setdefault(table, {}), values)
 
