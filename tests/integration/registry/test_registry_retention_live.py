@@ -1,0 +1,121 @@
+"""Integration: `registry retention` on Forgejo (stand-in over a real registry) and on distribution itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from homeops.cli import app
+from tests.services.registry import FixtureImage, Pusher, RegistryServer, push_image
+from tests.standins.forgejo import ForgejoStandin
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "c.toml").write_text("")
+    return {
+        "HOMEOPS_CONFIG": str(tmp_path / "c.toml"),
+        "DOCKER_CONFIG": str(tmp_path),
+        "NO_COLOR": "1",
+        "FJ_TOKEN": "rw-token",
+        "HOMEOPS_REGISTRY__RETENTION_TOKEN": "env:FJ_TOKEN",
+    }
+
+
+def run(args: list[str], env: dict[str, str]) -> Any:
+    return CliRunner().invoke(app, ["registry", "retention", *args], env=env, catch_exceptions=False)
+
+
+def seed_forgejo(registry_fn: RegistryServer, forgejo: ForgejoStandin, n: int) -> list[FixtureImage]:
+    p = Pusher(registry_fn)
+    images = []
+    for i in range(n):
+        stamp = f"2026-06-{i + 1:02d}T04:00:00Z"
+        image = push_image(p, "viktor/site", f"c{i:02d}", created=stamp, salt=str(i))
+        images.append(image)
+        forgejo.add("site", image.tag, stamp)
+        for child in image.children.values():
+            forgejo.add("site", child, stamp)  # Forgejo lists every child as an untagged sha256 version
+    p.close()
+    return images
+
+
+def test_forgejo_keeps_every_child_of_kept_tags(registry_fn: RegistryServer, forgejo: ForgejoStandin, env: dict[str, str]) -> None:
+    images = seed_forgejo(registry_fn, forgejo, 6)
+    base = ["--backend", "forgejo", "--url", forgejo.url, "--owner", "viktor", "--keep", "3"]
+    plan = run(["plan", *base, "--json"], env)
+    assert plan.exit_code == 0, plan.stdout + plan.stderr
+    doc = json.loads(plan.stdout)
+    (repo,) = doc["repos"]
+    assert [k["tag"] for k in repo["keep"]] == ["c05", "c04", "c03"]
+    deleted_tags = [d["ref"] for d in repo["delete"] if d["kind"] == "tag"]
+    assert deleted_tags == ["c02", "c01", "c00"]
+    children = {d["digest"] for d in repo["delete"] if d["kind"] == "child"}
+    assert children == {c for im in images[:3] for c in im.children.values()}
+    assert doc["summary"] == {"kept": 3, "to_delete": 12, "deleted": 0, "failed": 0}
+    assert "Summary: kept=3 to_delete=12 dry_run=true" in run(["plan", *base], env).stdout
+
+    refused = run(["apply", *base], env)
+    assert refused.exit_code == 3  # not a TTY, no --yes
+
+    applied = run(["apply", *base, "--yes", "--json"], env)
+    assert applied.exit_code == 0, applied.stdout + applied.stderr
+    out = json.loads(applied.stdout)
+    assert out["changed"] is True and out["summary"]["deleted"] == 12
+    # what the 2026-06-10 algorithm broke: every kept tag still verifies, children included
+    for image in images[3:]:
+        v = CliRunner().invoke(app, ["registry", "verify", f"{registry_fn.host}/{image.repo}:{image.tag}"], env=env)
+        assert v.exit_code == 0, v.stdout
+    assert not any(name == "site" and v == images[0].tag for name, v in forgejo.versions)
+
+    again = run(["apply", *base, "--yes", "--json"], env)
+    assert again.exit_code == 0
+    assert json.loads(again.stdout)["changed"] is False
+
+
+def test_forgejo_read_only_token_is_refused(registry_fn: RegistryServer, forgejo: ForgejoStandin, env: dict[str, str]) -> None:
+    seed_forgejo(registry_fn, forgejo, 3)
+    base = ["--backend", "forgejo", "--url", forgejo.url, "--owner", "viktor", "--keep", "1", "--yes"]
+    result = run(["apply", *base], {**env, "FJ_TOKEN": "ro-token"})
+    assert result.exit_code == 3
+    assert "not the owner viktor" in result.stderr
+    forgejo.orgs.add("viktor")  # as an org owner the preflight only warns; the DELETE then answers 403 → exit 4
+    result = run(["apply", *base], {**env, "FJ_TOKEN": "ro-token"})
+    assert result.exit_code == 4
+    assert "write:package" in result.stderr
+
+
+def test_distribution_backend(registry_fn: RegistryServer, env: dict[str, str]) -> None:
+    p = Pusher(registry_fn)
+    images = [push_image(p, "d/app", f"t{i}", created=f"2026-11-0{i + 1}T00:00:00Z", salt=str(i)) for i in range(4)]
+    push_image(p, "d/app", "latest", created="2026-11-01T00:00:00Z", salt="0")  # the same index as t0
+    p.close()
+    base = ["--backend", "distribution", "--url", registry_fn.host, "--keep", "2"]
+    plan = json.loads(run(["plan", *base, "--json"], env).stdout)
+    (repo,) = plan["repos"]
+    assert {k["tag"]: k["reason"] for k in repo["keep"]} == {"latest": "protected", "t3": "newest", "t2": "newest"}
+    assert {"ref": "t0", "reason": "shares_digest"} in repo["skipped"]  # latest points at the same index
+    assert [d["ref"] for d in repo["delete"] if d["kind"] == "tag"] == ["t1"]
+    applied = run(["apply", *base, "--yes"], env)
+    assert applied.exit_code == 0, applied.stdout + applied.stderr
+    assert "retention gc" in applied.stderr
+    gone = CliRunner().invoke(app, ["registry", "verify", f"{registry_fn.host}/d/app@{images[1].index}"], env=env)
+    assert gone.exit_code == 1
+    for tag in ("latest", "t0", "t2", "t3"):
+        ok = CliRunner().invoke(app, ["registry", "verify", f"{registry_fn.host}/d/app:{tag}"], env=env)
+        assert ok.exit_code == 0, (tag, ok.stdout)
+    assert json.loads(run(["plan", *base, "--json"], env).stdout)["summary"]["to_delete"] == 0
+
+
+def test_max_deletes_refuses(registry_fn: RegistryServer, env: dict[str, str]) -> None:
+    p = Pusher(registry_fn)
+    for i in range(3):
+        push_image(p, "m/app", f"t{i}", created=f"2026-11-0{i + 1}T00:00:00Z", salt=str(i))
+    p.close()
+    result = run(["plan", "--backend", "distribution", "--url", registry_fn.host, "--keep", "1", "--max-deletes", "3"], env)
+    assert result.exit_code == 3
+    assert "--max-deletes" in result.stderr
