@@ -164,6 +164,21 @@ def redact_url(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+_client: Any = None
+_client_lock = threading.Lock()
+
+
+def _http() -> Any:
+    """One keep-alive client per process: daemons push every loop, and building a client costs ~10 ms."""
+    global _client
+    import httpx
+
+    with _client_lock:
+        if _client is None:
+            _client = httpx.Client()
+        return _client
+
+
 def _send(
     method: str, url: str, body: str | None, *, timeout: float, tries: int, retry_delay: float, action: str
 ) -> PushResult:
@@ -176,7 +191,7 @@ def _send(
         if attempt:
             time.sleep(retry_delay * (2 ** (attempt - 1)))
         try:
-            response = httpx.request(
+            response = _http().request(
                 method,
                 url,
                 content=body.encode() if body is not None else None,
