@@ -145,3 +145,17 @@ def test_bad_cidr_override_is_exit_2() -> None:
     )
     assert res.returncode == 2
     assert "pod_cidrs" in res.stderr
+
+
+def test_schedule_knows_kms_watch_as_a_service() -> None:
+    res = run_homeops("schedule", "render", "kms-watch", "--as", "systemd")
+    assert res.returncode == 0
+    assert "Type=simple" in res.stdout
+    assert "ExecStart=" in res.stdout
+    assert "kms watch" in res.stdout
+    assert res.stdout.splitlines()[
+        [i for i, x in enumerate(res.stdout.splitlines()) if x.startswith("Restart=")][-1]
+    ] == ("Restart=always")
+    cron = run_homeops("schedule", "render", "kms-watch", "--as", "cronjob")
+    assert cron.returncode == 2
+    assert "long-running service" in cron.stderr

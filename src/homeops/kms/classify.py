@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 SOURCES = ("internal_pod", "cluster_node", "external")
@@ -30,6 +30,7 @@ class Classifier:
 
     pod: tuple[Network, ...]
     node: tuple[Network, ...]
+    _cache: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_cidrs(cls, pod: Sequence[str], node: Sequence[str]) -> Classifier:
@@ -46,6 +47,15 @@ class Classifier:
 
     def classify(self, ip: str) -> str:
         """One of ``internal_pod``, ``cluster_node``, ``external``; unparsable addresses are external."""
+        cached = self._cache.get(ip)
+        if cached is not None:
+            return cached
+        if len(self._cache) >= 65536:
+            self._cache.clear()
+        source = self._cache[ip] = self._classify(ip)
+        return source
+
+    def _classify(self, ip: str) -> str:
         text = client_ip(ip).split("%", 1)[0]
         try:
             addr = ipaddress.ip_address(text)

@@ -6,6 +6,7 @@ Thin: options → settings → the service modules (imported inside the commands
 from __future__ import annotations
 
 import ipaddress
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -110,8 +111,13 @@ def parse_cmd(
             raise UsageError(
                 f"cannot read {path}: {exc.strerror}", "check the path, the volume mount and permissions"
             ) from None
-    output.emit(report, json_output=json_output)
-    if not json_output:
+    if json_output:
+        # one sorted-keys document like output.emit, but compact and without its generic walk: a big log yields
+        # hundreds of thousands of events (already plain dicts), and json's C encoder only runs without indent
+        sys.stdout.write(json.dumps(report.to_json(), sort_keys=True, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    else:
+        output.emit(report, json_output=False)
         for warning in report.warnings:
             fix = WARNING_FIX.get(warning["kind"], "")
             text = f"{warning['kind']} ({warning['count']}×): {warning['message']}"

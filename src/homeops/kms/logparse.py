@@ -177,12 +177,22 @@ class ParserState:
 Result = tuple[ParserState, list[Event], list[Warning]]
 
 
+_STAMPS: dict[str, str | None] = {}  # prefix text → ISO timestamp; log lines share their second
+
+
 def split_prefix(line: str) -> tuple[str | None, str]:
     """(naive ISO timestamp or None, message) for one line without its line ending."""
     match = _PREFIX.match(line)
     if match is None:
         return None, line
-    return _timestamp(match.group(1), match.group(2), match.group(3)), line[match.end() :]
+    key = match.group(0)
+    try:
+        stamp = _STAMPS[key]
+    except KeyError:
+        if len(_STAMPS) >= 4096:
+            _STAMPS.clear()
+        stamp = _STAMPS[key] = _timestamp(match.group(1), match.group(2), match.group(3))
+    return stamp, line[match.end() :]
 
 
 def _timestamp(day: str, clock: str, ampm: str | None) -> str | None:
