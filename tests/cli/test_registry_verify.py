@@ -62,22 +62,30 @@ def test_verify_json_intact(registry: RegistryServer, pushed: FixtureImage, reg_
     assert image["problems"] == []
 
 
-def test_verify_by_digest_and_human_output(registry: RegistryServer, pushed: FixtureImage, reg_env: dict[str, str]) -> None:
+def test_verify_by_digest_and_human_output(
+    registry: RegistryServer, pushed: FixtureImage, reg_env: dict[str, str]
+) -> None:
     ref = f"{registry.host}/cli/app@{pushed.index}"
     result = invoke(["registry", "verify", ref, "--deep"], reg_env)
     assert result.exit_code == 0, result.stdout
     assert result.stdout.startswith(f"OK {ref} {pushed.index} — 4 manifests, 7 blobs checked (deep)")
 
 
-def test_wrong_digest_is_a_problem(registry: RegistryServer, pushed: FixtureImage, reg_env: dict[str, str]) -> None:
+def test_wrong_digest_is_a_problem(
+    registry: RegistryServer, pushed: FixtureImage, reg_env: dict[str, str]
+) -> None:
     other = pushed.children["linux/amd64"]
     result = invoke(["registry", "verify", f"{registry.host}/cli/app:latest@{other}", "--json"], reg_env)
     # the digest is requested (the tag only reported): that child manifest is intact
     assert result.exit_code == 0, result.stdout
 
 
-def test_missing_tag_is_missing_manifest(registry: RegistryServer, pushed: FixtureImage, reg_env: dict[str, str]) -> None:
-    result = invoke(["registry", "verify", f"{registry.host}/cli/app:nope", f"{registry.host}/{pushed.ref}"], reg_env)
+def test_missing_tag_is_missing_manifest(
+    registry: RegistryServer, pushed: FixtureImage, reg_env: dict[str, str]
+) -> None:
+    result = invoke(
+        ["registry", "verify", f"{registry.host}/cli/app:nope", f"{registry.host}/{pushed.ref}"], reg_env
+    )
     assert result.exit_code == 1
     assert "FAIL missing_manifest cli/app@- (parent -" in result.stdout
     assert f"OK {registry.host}/{pushed.ref}" in result.stdout
@@ -98,7 +106,12 @@ def test_platform_filter(registry: RegistryServer, pushed: FixtureImage, reg_env
 
 @pytest.mark.parametrize(
     "args",
-    [["not a ref"], ["127.0.0.1:5/x@sha256:abc"], ["127.0.0.1:5/x", "--username", "u"], ["127.0.0.1:5/x", "--platform", "linux"]],
+    [
+        ["not a ref"],
+        ["127.0.0.1:5/x@sha256:abc"],
+        ["127.0.0.1:5/x", "--username", "u"],
+        ["127.0.0.1:5/x", "--platform", "linux"],
+    ],
     ids=["space", "short-digest", "username-alone", "bad-platform"],
 )
 def test_usage_errors_exit_2(args: list[str], reg_env: dict[str, str]) -> None:
@@ -130,27 +143,49 @@ def basic_image(registry_htpasswd: RegistryServer) -> FixtureImage:
         p.close()
 
 
-def test_basic_anonymous_is_refused(registry_htpasswd: RegistryServer, basic_image: FixtureImage, reg_env: dict[str, str]) -> None:
+def test_basic_anonymous_is_refused(
+    registry_htpasswd: RegistryServer, basic_image: FixtureImage, reg_env: dict[str, str]
+) -> None:
     result = invoke(["registry", "verify", f"{registry_htpasswd.host}/{basic_image.ref}"], reg_env)
     assert result.exit_code == 4
     assert "registry requires credentials" in result.stdout
 
 
-def test_basic_wrong_password(registry_htpasswd: RegistryServer, basic_image: FixtureImage, reg_env: dict[str, str]) -> None:
-    args = ["registry", "verify", f"{registry_htpasswd.host}/{basic_image.ref}", "--username", "ci", "--password-stdin"]
+def test_basic_wrong_password(
+    registry_htpasswd: RegistryServer, basic_image: FixtureImage, reg_env: dict[str, str]
+) -> None:
+    args = [
+        "registry",
+        "verify",
+        f"{registry_htpasswd.host}/{basic_image.ref}",
+        "--username",
+        "ci",
+        "--password-stdin",
+    ]
     result = invoke(args, reg_env, stdin="wrong-password\n")
     assert result.exit_code == 4
     assert "credentials rejected" in result.stdout
     assert "wrong-password" not in result.stdout + result.stderr
 
 
-def test_basic_password_stdin(registry_htpasswd: RegistryServer, basic_image: FixtureImage, reg_env: dict[str, str]) -> None:
-    args = ["registry", "verify", f"{registry_htpasswd.host}/{basic_image.ref}", "--username", "ci", "--password-stdin"]
+def test_basic_password_stdin(
+    registry_htpasswd: RegistryServer, basic_image: FixtureImage, reg_env: dict[str, str]
+) -> None:
+    args = [
+        "registry",
+        "verify",
+        f"{registry_htpasswd.host}/{basic_image.ref}",
+        "--username",
+        "ci",
+        "--password-stdin",
+    ]
     result = invoke(args, reg_env, stdin=HTPASSWD_PASSWORD + "\r\n")
     assert result.exit_code == 0, result.stdout
 
 
-def test_basic_docker_config(registry_htpasswd: RegistryServer, basic_image: FixtureImage, reg_env: dict[str, str]) -> None:
+def test_basic_docker_config(
+    registry_htpasswd: RegistryServer, basic_image: FixtureImage, reg_env: dict[str, str]
+) -> None:
     auth = base64.b64encode(f"{HTPASSWD_USER}:{HTPASSWD_PASSWORD}".encode()).decode()
     config = {"auths": {f"http://{registry_htpasswd.host}/v2/": {"auth": auth}}}
     (Path(reg_env["DOCKER_CONFIG"]) / "config.json").write_text(json.dumps(config))
@@ -158,7 +193,9 @@ def test_basic_docker_config(registry_htpasswd: RegistryServer, basic_image: Fix
     assert result.exit_code == 0, result.stdout
 
 
-def test_basic_config_secret_reference(registry_htpasswd: RegistryServer, basic_image: FixtureImage, reg_env: dict[str, str]) -> None:
+def test_basic_config_secret_reference(
+    registry_htpasswd: RegistryServer, basic_image: FixtureImage, reg_env: dict[str, str]
+) -> None:
     env = {
         **reg_env,
         "HOMEOPS_REGISTRY__USERNAME": HTPASSWD_USER,
@@ -183,10 +220,21 @@ def bearer_image(registry_bearer: RegistryServer) -> FixtureImage:
 
 
 def test_bearer_flow_and_token_cache(
-    registry_bearer: RegistryServer, bearer_image: FixtureImage, registry_token_server: Any, reg_env: dict[str, str]
+    registry_bearer: RegistryServer,
+    bearer_image: FixtureImage,
+    registry_token_server: Any,
+    reg_env: dict[str, str],
 ) -> None:
     before = len(registry_token_server.token_requests())
-    args = ["registry", "verify", f"{registry_bearer.host}/{bearer_image.ref}", "--deep", "--username", "ci", "--password-stdin"]
+    args = [
+        "registry",
+        "verify",
+        f"{registry_bearer.host}/{bearer_image.ref}",
+        "--deep",
+        "--username",
+        "ci",
+        "--password-stdin",
+    ]
     result = invoke(args, reg_env, stdin="tok-secret\n")
     assert result.exit_code == 0, result.stdout + result.stderr
     seen = registry_token_server.token_requests()[before:]
@@ -207,6 +255,13 @@ def test_bearer_anonymous_gets_no_access(
 def test_bearer_bad_credentials_at_realm(
     registry_bearer: RegistryServer, bearer_image: FixtureImage, reg_env: dict[str, str]
 ) -> None:
-    args = ["registry", "verify", f"{registry_bearer.host}/{bearer_image.ref}", "--username", "ci", "--password-stdin"]
+    args = [
+        "registry",
+        "verify",
+        f"{registry_bearer.host}/{bearer_image.ref}",
+        "--username",
+        "ci",
+        "--password-stdin",
+    ]
     result = invoke(args, reg_env, stdin="nope\n")
     assert result.exit_code == 4

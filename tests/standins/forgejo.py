@@ -68,7 +68,14 @@ class ForgejoStandin:
             chunk = rows[(page - 1) * limit : page * limit]
             return Response.json(
                 [
-                    {"id": i, "owner": {"login": self.owner}, "name": n, "type": "container", "version": v, "created_at": c}
+                    {
+                        "id": i,
+                        "owner": {"login": self.owner},
+                        "name": n,
+                        "type": "container",
+                        "version": v,
+                        "created_at": c,
+                    }
                     for i, ((n, v), c) in enumerate(chunk)
                 ]
             )

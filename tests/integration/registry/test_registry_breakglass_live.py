@@ -66,7 +66,9 @@ def test_save_list_check_rotate(registry: RegistryServer, env: dict[str, str], t
     assert (d / "infra-ci-latest.tar.gz").exists()
 
 
-def test_failing_tool_leaves_previous_state(registry: RegistryServer, env: dict[str, str], tmp_path: Path) -> None:
+def test_failing_tool_leaves_previous_state(
+    registry: RegistryServer, env: dict[str, str], tmp_path: Path
+) -> None:
     p = Pusher(registry)
     push_image(p, "bg/fail", "v1", salt="fail")
     p.close()
@@ -76,12 +78,17 @@ def test_failing_tool_leaves_previous_state(registry: RegistryServer, env: dict[
     os.symlink("fail-old.tar.gz", d / "fail-latest.tar.gz")
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "docker").write_text("#!/bin/sh\nif [ \"$1\" = save ]; then printf 'partial-tar'; exit 1; fi\nexit 0\n")
+    (fake / "docker").write_text(
+        "#!/bin/sh\nif [ \"$1\" = save ]; then printf 'partial-tar'; exit 1; fi\nexit 0\n"
+    )
     (fake / "docker").chmod(0o755)
     env = {**env, "PATH": f"{fake}:{os.environ['PATH']}"}
     r = bg(["save", f"{registry.host}/bg/fail:v1", "--dir", str(d), "--tool", "docker"], env)
     assert r.exit_code == 1
     assert "docker exited 1" in r.stderr
     assert os.readlink(d / "fail-latest.tar.gz") == "fail-old.tar.gz"
-    assert sorted(p.name for p in d.iterdir() if not p.name.startswith(".")) == ["fail-latest.tar.gz", "fail-old.tar.gz"]
+    assert sorted(p.name for p in d.iterdir() if not p.name.startswith(".")) == [
+        "fail-latest.tar.gz",
+        "fail-old.tar.gz",
+    ]
     assert not list(d.glob(".*partial*"))

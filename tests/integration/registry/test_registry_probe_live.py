@@ -21,7 +21,9 @@ RULES = ROOT / "alerts" / "registry.rules.yml"
 
 def test_promtool_check_rules() -> None:
     promtool = require_binary("promtool", "Debian prometheus")
-    done = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS: 3 rules found" in done.stdout
 
@@ -29,7 +31,9 @@ def test_promtool_check_rules() -> None:
 def test_promtool_test_rules() -> None:
     promtool = require_binary("promtool", "Debian prometheus")
     test_file = ROOT / "tests" / "fixtures" / "registry" / "registry.rules.test.yml"
-    done = subprocess.run([promtool, "test", "rules", str(test_file)], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [promtool, "test", "rules", str(test_file)], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -66,7 +70,9 @@ def test_probe_pushes_gauges_then_breaks_then_unreachable(
     job = "homeops-test-probe"
     base = [f"http://{registry_fn.host}", "--pushgateway", pushgateway.url, "--job", job, "--repo", "p/*"]
     textfile = tmp_path / "probe.prom"
-    result = probe([*base, "--tags", "3", "--instance", "forgejo.test", "--textfile", str(textfile), "--json"], env)
+    result = probe(
+        [*base, "--tags", "3", "--instance", "forgejo.test", "--textfile", str(textfile), "--json"], env
+    )
     assert result.exit_code == 0, result.stdout + result.stderr
     doc = json.loads(result.stdout)
     assert doc["catalog_accessible"] == 1 and doc["pushed"] is True
@@ -83,7 +89,10 @@ def test_probe_pushes_gauges_then_breaks_then_unreachable(
     assert got[f"registry_manifest_integrity_tags_checked{{{labels}}}"] == 5
     assert got[f"registry_manifest_integrity_indexes_checked{{{labels}}}"] == 4
     assert got[f"registry_manifest_integrity_last_run_timestamp{{{labels}}}"] == doc["last_run_timestamp"]
-    assert f'registry_manifest_integrity_failures{{job="{job}",instance="forgejo.test"}} 0' in textfile.read_text()
+    assert (
+        f'registry_manifest_integrity_failures{{job="{job}",instance="forgejo.test"}} 0'
+        in textfile.read_text()
+    )
 
     # break v7's arm64 child: the probe finds it, exits 1 and pushes failures 1
     registry_fn.blob_data(app_images[6].children["linux/arm64"]).unlink()

@@ -44,7 +44,9 @@ def seed_forgejo(registry_fn: RegistryServer, forgejo: ForgejoStandin, n: int) -
     return images
 
 
-def test_forgejo_keeps_every_child_of_kept_tags(registry_fn: RegistryServer, forgejo: ForgejoStandin, env: dict[str, str]) -> None:
+def test_forgejo_keeps_every_child_of_kept_tags(
+    registry_fn: RegistryServer, forgejo: ForgejoStandin, env: dict[str, str]
+) -> None:
     images = seed_forgejo(registry_fn, forgejo, 6)
     base = ["--backend", "forgejo", "--url", forgejo.url, "--owner", "viktor", "--keep", "3"]
     plan = run(["plan", *base, "--json"], env)
@@ -68,7 +70,9 @@ def test_forgejo_keeps_every_child_of_kept_tags(registry_fn: RegistryServer, for
     assert out["changed"] is True and out["summary"]["deleted"] == 12
     # what the 2026-06-10 algorithm broke: every kept tag still verifies, children included
     for image in images[3:]:
-        v = CliRunner().invoke(app, ["registry", "verify", f"{registry_fn.host}/{image.repo}:{image.tag}"], env=env)
+        v = CliRunner().invoke(
+            app, ["registry", "verify", f"{registry_fn.host}/{image.repo}:{image.tag}"], env=env
+        )
         assert v.exit_code == 0, v.stdout
     assert not any(name == "site" and v == images[0].tag for name, v in forgejo.versions)
 
@@ -77,13 +81,17 @@ def test_forgejo_keeps_every_child_of_kept_tags(registry_fn: RegistryServer, for
     assert json.loads(again.stdout)["changed"] is False
 
 
-def test_forgejo_read_only_token_is_refused(registry_fn: RegistryServer, forgejo: ForgejoStandin, env: dict[str, str]) -> None:
+def test_forgejo_read_only_token_is_refused(
+    registry_fn: RegistryServer, forgejo: ForgejoStandin, env: dict[str, str]
+) -> None:
     seed_forgejo(registry_fn, forgejo, 3)
     base = ["--backend", "forgejo", "--url", forgejo.url, "--owner", "viktor", "--keep", "1", "--yes"]
     result = run(["apply", *base], {**env, "FJ_TOKEN": "ro-token"})
     assert result.exit_code == 3
     assert "not the owner viktor" in result.stderr
-    forgejo.orgs.add("viktor")  # as an org owner the preflight only warns; the DELETE then answers 403 → exit 4
+    forgejo.orgs.add(
+        "viktor"
+    )  # as an org owner the preflight only warns; the DELETE then answers 403 → exit 4
     result = run(["apply", *base], {**env, "FJ_TOKEN": "ro-token"})
     assert result.exit_code == 4
     assert "write:package" in result.stderr
@@ -91,19 +99,27 @@ def test_forgejo_read_only_token_is_refused(registry_fn: RegistryServer, forgejo
 
 def test_distribution_backend(registry_fn: RegistryServer, env: dict[str, str]) -> None:
     p = Pusher(registry_fn)
-    images = [push_image(p, "d/app", f"t{i}", created=f"2026-11-0{i + 1}T00:00:00Z", salt=str(i)) for i in range(4)]
+    images = [
+        push_image(p, "d/app", f"t{i}", created=f"2026-11-0{i + 1}T00:00:00Z", salt=str(i)) for i in range(4)
+    ]
     push_image(p, "d/app", "latest", created="2026-11-01T00:00:00Z", salt="0")  # the same index as t0
     p.close()
     base = ["--backend", "distribution", "--url", registry_fn.host, "--keep", "2"]
     plan = json.loads(run(["plan", *base, "--json"], env).stdout)
     (repo,) = plan["repos"]
-    assert {k["tag"]: k["reason"] for k in repo["keep"]} == {"latest": "protected", "t3": "newest", "t2": "newest"}
+    assert {k["tag"]: k["reason"] for k in repo["keep"]} == {
+        "latest": "protected",
+        "t3": "newest",
+        "t2": "newest",
+    }
     assert {"ref": "t0", "reason": "shares_digest"} in repo["skipped"]  # latest points at the same index
     assert [d["ref"] for d in repo["delete"] if d["kind"] == "tag"] == ["t1"]
     applied = run(["apply", *base, "--yes"], env)
     assert applied.exit_code == 0, applied.stdout + applied.stderr
     assert "retention gc" in applied.stderr
-    gone = CliRunner().invoke(app, ["registry", "verify", f"{registry_fn.host}/d/app@{images[1].index}"], env=env)
+    gone = CliRunner().invoke(
+        app, ["registry", "verify", f"{registry_fn.host}/d/app@{images[1].index}"], env=env
+    )
     assert gone.exit_code == 1
     for tag in ("latest", "t0", "t2", "t3"):
         ok = CliRunner().invoke(app, ["registry", "verify", f"{registry_fn.host}/d/app:{tag}"], env=env)
@@ -116,6 +132,9 @@ def test_max_deletes_refuses(registry_fn: RegistryServer, env: dict[str, str]) -
     for i in range(3):
         push_image(p, "m/app", f"t{i}", created=f"2026-11-0{i + 1}T00:00:00Z", salt=str(i))
     p.close()
-    result = run(["plan", "--backend", "distribution", "--url", registry_fn.host, "--keep", "1", "--max-deletes", "3"], env)
+    result = run(
+        ["plan", "--backend", "distribution", "--url", registry_fn.host, "--keep", "1", "--max-deletes", "3"],
+        env,
+    )
     assert result.exit_code == 3
     assert "--max-deletes" in result.stderr

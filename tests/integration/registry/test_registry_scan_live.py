@@ -19,7 +19,9 @@ def kinds(report: object) -> set[tuple[str, str, str]]:
     return {(f.kind, f.repo, f.digest) for r in report.registries for f in r.findings}  # type: ignore[attr-defined]
 
 
-def test_scan_finds_each_damage_and_fix_removes_orphan_links(registry_fn: RegistryServer, tmp_path: Path) -> None:
+def test_scan_finds_each_damage_and_fix_removes_orphan_links(
+    registry_fn: RegistryServer, tmp_path: Path
+) -> None:
     p = Pusher(registry_fn)
     intact = push_image(p, "s/intact")
     child_gone = push_image(p, "s/child", salt="child")
@@ -37,12 +39,25 @@ def test_scan_finds_each_damage_and_fix_removes_orphan_links(registry_fn: Regist
     registry_fn.blob_data(layer_gone.layers["amd64"]).unlink()
     index_data = registry_fn.blob_data(edited.index)
     index_data.write_bytes(json.dumps(json.loads(index_data.read_bytes()), indent=1).encode())
-    rev = v2 / "repositories" / "s" / "tagless" / "_manifests" / "revisions" / "sha256" / tagless.split(":")[1]
+    rev = (
+        v2 / "repositories" / "s" / "tagless" / "_manifests" / "revisions" / "sha256" / tagless.split(":")[1]
+    )
     (rev / "link").unlink()
     rev.rmdir()
-    layer_link = v2 / "repositories" / "s" / "linkless" / "_layers" / "sha256" / linkless.layers["arm64"].split(":")[1]
+    layer_link = (
+        v2 / "repositories" / "s" / "linkless" / "_layers" / "sha256" / linkless.layers["arm64"].split(":")[1]
+    )
     (layer_link / "link").unlink()
-    bad = v2 / "repositories" / "s" / "intact" / "_layers" / "sha256" / intact.layers["base"].split(":")[1] / "link"
+    bad = (
+        v2
+        / "repositories"
+        / "s"
+        / "intact"
+        / "_layers"
+        / "sha256"
+        / intact.layers["base"].split(":")[1]
+        / "link"
+    )
     bad.write_bytes(b"sha256:nothex\n")
     upload = v2 / "repositories" / "s" / "intact" / "_uploads" / "0b1c-stale"
     upload.mkdir(parents=True)
@@ -64,14 +79,23 @@ def test_scan_finds_each_damage_and_fix_removes_orphan_links(registry_fn: Regist
     runner = CliRunner()
     env = {"HOMEOPS_CONFIG": str(tmp_path / "c.toml"), "NO_COLOR": "1"}
     (tmp_path / "c.toml").write_text("")
-    dry = runner.invoke(app, ["registry", "scan", str(registry_fn.root), "--fix", "--dry-run", "--json"], env=env)
+    dry = runner.invoke(
+        app, ["registry", "scan", str(registry_fn.root), "--fix", "--dry-run", "--json"], env=env
+    )
     assert dry.exit_code == 1
     doc = json.loads(dry.stdout)
     assert doc["changed"] is False and doc["dry_run"] is True
     assert doc["actions"] == [
-        {"action": "remove_link", "registry": registry_fn.root.name, "repo": "s/layer", "digest": layer_gone.layers["amd64"]}
+        {
+            "action": "remove_link",
+            "registry": registry_fn.root.name,
+            "repo": "s/layer",
+            "digest": layer_gone.layers["amd64"],
+        }
     ]
-    assert (v2 / "repositories/s/layer/_layers/sha256" / layer_gone.layers["amd64"].split(":")[1] / "link").exists()
+    assert (
+        v2 / "repositories/s/layer/_layers/sha256" / layer_gone.layers["amd64"].split(":")[1] / "link"
+    ).exists()
 
     refused = runner.invoke(app, ["registry", "scan", str(registry_fn.root), "--fix"], env=env)
     assert refused.exit_code == 3  # off a TTY without --yes
@@ -92,7 +116,11 @@ def test_scan_after_gc_m_and_cache_suppression(registry_fn: RegistryServer, tmp_
     image = push_image(p, "g/app")
     p.close()
     registry_fn.stop()
-    subprocess.run([registry_fn.binary, "garbage-collect", "-m", str(registry_fn.config)], check=True, capture_output=True)
+    subprocess.run(
+        [registry_fn.binary, "garbage-collect", "-m", str(registry_fn.config)],
+        check=True,
+        capture_output=True,
+    )
     report = scan(registry_fn.root, caches=set(), stale_hours=24, fix=False, dry_run=True)
     got = [(f.kind, f.detail) for f in report.registries[0].findings]
     orphans = [d for k, d in got if k == "orphan_layer_link"]
@@ -103,7 +131,9 @@ def test_scan_after_gc_m_and_cache_suppression(registry_fn: RegistryServer, tmp_
         "linux/arm64 blob-data-present",
         "unknown/unknown blob-data-present",
     ]
-    assert "DRY RUN — Index scan: inspected 1 image indexes, found 3 orphaned children." in report.render_human()
+    assert (
+        "DRY RUN — Index scan: inspected 1 image indexes, found 3 orphaned children." in report.render_human()
+    )
     # the same store as a pull-through cache: missing children are expected there
     parent = tmp_path / "multi"
     parent.mkdir()
