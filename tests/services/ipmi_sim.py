@@ -78,7 +78,7 @@ class IpmiSim:
             except OSError:
                 return False
 
-    def wait_cpu_polled(self, timeout: float = 5.0) -> None:
+    def wait_cpu_polled(self, timeout: float = 15.0) -> None:
         """Wait until both file-polled CPU sensors read non-zero (they read 0 until the first poll)."""
         from homeops.fan.ipmi import IpmiBmc
 
