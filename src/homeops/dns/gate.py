@@ -156,7 +156,7 @@ def _rollout_rows(
     return rows
 
 
-def _probe_api(rt: Runtime, inst: Instance) -> InstanceCheck:
+def probe_api(rt: Runtime, inst: Instance) -> InstanceCheck:
     s = rt.settings
     client = rt.client(inst)
     last: TechnitiumError | None = None
@@ -191,7 +191,7 @@ def _probe_api(rt: Runtime, inst: Instance) -> InstanceCheck:
     )
 
 
-def _zone_list(rt: Runtime, inst: Instance) -> list[Zone] | str:
+def zone_list(rt: Runtime, inst: Instance) -> list[Zone] | str:
     try:
         return rt.client(inst).list_zones()
     except TechnitiumError as exc:
@@ -251,7 +251,7 @@ def run_gate(rt: Runtime, *, no_k8s: bool, serials: bool) -> GateReport:
 
     started = time.monotonic()
     api = steps["api"]
-    api.instances = rt.map(s.instances, lambda inst: _probe_api(rt, inst))
+    api.instances = rt.map(s.instances, lambda inst: probe_api(rt, inst))
     api.status = "passed" if all(i.ok for i in api.instances) else "failed"
     api.seconds = time.monotonic() - started
     if all(i.unreachable for i in api.instances):
@@ -260,9 +260,7 @@ def run_gate(rt: Runtime, *, no_k8s: bool, serials: bool) -> GateReport:
     started = time.monotonic()
     zp = steps["zone_parity"]
     lists = dict(
-        zip(
-            (i.name for i in s.instances), rt.map(s.instances, lambda inst: _zone_list(rt, inst)), strict=True
-        )
+        zip((i.name for i in s.instances), rt.map(s.instances, lambda inst: zone_list(rt, inst)), strict=True)
     )
     parity = zone_parity(s.primary.name, lists, serials=serials)
     zp.instances = [
