@@ -30,7 +30,12 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
 def test_decide_json(run) -> None:  # type: ignore[no-untyped-def]
     out = run("fan", "decide", "--temp", "70", "--json")
     assert out.exit_code == 0
-    assert json.loads(out.stdout) == {"effective_mode": "cool", "percent": 72, "target_percent": 72, "would_write": True}
+    assert json.loads(out.stdout) == {
+        "effective_mode": "cool",
+        "percent": 72,
+        "target_percent": 72,
+        "would_write": True,
+    }
     held = json.loads(run("fan", "decide", "--temp", "59", "--current", "55", "--json").stdout)
     assert held == {"effective_mode": "cool", "percent": 55, "target_percent": 49, "would_write": False}
     hot = json.loads(run("fan", "decide", "--temp", "83", "--json").stdout)
@@ -47,8 +52,14 @@ def test_decide_bad_input(run) -> None:  # type: ignore[no-untyped-def]
 
 def test_curve_json(run) -> None:  # type: ignore[no-untyped-def]
     doc = json.loads(run("fan", "curve", "--mode", "quiet", "--from", "68", "--to", "70", "--json").stdout)
-    assert doc == {"mode": "quiet", "points": [{"percent": 20, "temp_c": 68}, {"percent": 25, "temp_c": 69},
-                                              {"percent": 31, "temp_c": 70}]}
+    assert doc == {
+        "mode": "quiet",
+        "points": [
+            {"percent": 20, "temp_c": 68},
+            {"percent": 25, "temp_c": 69},
+            {"percent": 31, "temp_c": 70},
+        ],
+    }
     assert run("fan", "curve", "--from", "90", "--to", "30").exit_code == 2
 
 
@@ -62,7 +73,10 @@ def test_simulate_json_and_table(run) -> None:  # type: ignore[no-untyped-def]
 
 def test_unit_json(run) -> None:  # type: ignore[no-untyped-def]
     doc = json.loads(run("fan", "unit", "--exec", "/usr/bin/homeops", "--json").stdout)
-    assert doc["name"] == "homeops-fan.service" and "ExecStopPost=/usr/bin/homeops fan auto --bmc local" in doc["text"]
+    assert (
+        doc["name"] == "homeops-fan.service"
+        and "ExecStopPost=/usr/bin/homeops fan auto --bmc local" in doc["text"]
+    )
 
 
 def test_set_needs_yes_off_tty_and_range(run) -> None:  # type: ignore[no-untyped-def]
@@ -74,7 +88,11 @@ def test_set_needs_yes_off_tty_and_range(run) -> None:  # type: ignore[no-untype
 def test_set_and_auto_on_sim(run) -> None:  # type: ignore[no-untyped-def]
     out = run("fan", "set", "40", "--bmc", "sim", "--dry-run", "--json")
     doc = json.loads(out.stdout)
-    assert doc["changed"] is False and doc["dry_run"] is True and doc["actions"] == ["0x01 0x00", "0x02 0xff 0x28"]
+    assert (
+        doc["changed"] is False
+        and doc["dry_run"] is True
+        and doc["actions"] == ["0x01 0x00", "0x02 0xff 0x28"]
+    )
     doc = json.loads(run("fan", "auto", "--bmc", "sim", "--json").stdout)
     assert doc["actions"] == ["0x01 0x01"] and doc["changed"] is True and doc["attempts"] == 1
 

@@ -41,20 +41,38 @@ class IpmiSim:
         (state / "sdr.20.main").write_bytes(sdr)
         self.set_cpu(1, 60)
         self.set_cpu(2, 55)
-        emu = ["mc_setbmc 0x20", "mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x0002a2 0x0100 persist_sdr",
-               "sel_enable 0x20 50 0x0a"]
+        emu = [
+            "mc_setbmc 0x20",
+            "mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x0002a2 0x0100 persist_sdr",
+            "sel_enable 0x20 50 0x0a",
+        ]
         emu += [f"sensor_add 0x20 0 0x{n:02x} 0x{t:02x} 0x01" for n, t in SENSORS]
-        emu += [f'sensor_add 0x20 0 0x0e 0x01 0x01 poll 1000 file "{root}/cpu1_temp"',
-                f'sensor_add 0x20 0 0x0f 0x01 0x01 poll 1000 file "{root}/cpu2_temp"',
-                "sensor_set_value 0x20 0 0x04 21 0", "sensor_set_value 0x20 0 0x01 33 0"]
+        emu += [
+            f'sensor_add 0x20 0 0x0e 0x01 0x01 poll 1000 file "{root}/cpu1_temp"',
+            f'sensor_add 0x20 0 0x0f 0x01 0x01 poll 1000 file "{root}/cpu2_temp"',
+            "sensor_set_value 0x20 0 0x04 21 0",
+            "sensor_set_value 0x20 0 0x01 33 0",
+        ]
         emu += [f"sensor_set_value 0x20 0 0x{0x30 + i:02x} 59 0" for i in range(6)]
         emu += ["mc_enable 0x20"]
         (root / "r730.emu").write_text("\n".join(emu) + "\n")
-        conf = ['name "r730sim"', f'loadlib "{root}/dellfan.so" "{root}"', "set_working_mc 0x20", "startlan 1",
-                f"addr 127.0.0.1 {self.lan_port}", "priv_limit admin"]
-        conf += [f"allowed_auths_{p} none md2 md5 straight" for p in ("callback", "user", "operator", "admin")]
-        conf += ["guid a123456789abcdefa123456789abcdef", "endlan",
-                 'user 2 true "root" "calvin" admin 10 none md2 md5 straight', f"console 127.0.0.1 {self.con_port}"]
+        conf = [
+            'name "r730sim"',
+            f'loadlib "{root}/dellfan.so" "{root}"',
+            "set_working_mc 0x20",
+            "startlan 1",
+            f"addr 127.0.0.1 {self.lan_port}",
+            "priv_limit admin",
+        ]
+        conf += [
+            f"allowed_auths_{p} none md2 md5 straight" for p in ("callback", "user", "operator", "admin")
+        ]
+        conf += [
+            "guid a123456789abcdefa123456789abcdef",
+            "endlan",
+            'user 2 true "root" "calvin" admin 10 none md2 md5 straight',
+            f"console 127.0.0.1 {self.con_port}",
+        ]
         (root / "lan.conf").write_text("\n".join(conf) + "\n")
 
     # -- life cycle ------------------------------------------------------------------------------------
@@ -62,9 +80,19 @@ class IpmiSim:
         log = self.dir / "ipmi_sim.log"
         with log.open("ab") as fh:
             self.proc = subprocess.Popen(
-                [self.binary, "-c", str(self.dir / "lan.conf"), "-f", str(self.dir / "r730.emu"),
-                 "-s", str(self.dir / "state"), "-n"],
-                stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [
+                    self.binary,
+                    "-c",
+                    str(self.dir / "lan.conf"),
+                    "-f",
+                    str(self.dir / "r730.emu"),
+                    "-s",
+                    str(self.dir / "state"),
+                    "-n",
+                ],
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
         wait_for(self._answers, self.proc, timeout=10, log=log, what="ipmi_sim")
         return self
@@ -84,6 +112,7 @@ class IpmiSim:
 
         bmc = IpmiBmc(mode="lan", port=self.lan_port, user="root", password="calvin", timeout=3)
         try:
+
             def polled() -> bool:
                 temps = [s.value for s in bmc.sensors() if s.name == "Temp"]
                 return len(temps) == 2 and all(v for v in temps)
@@ -164,7 +193,8 @@ def dellfan_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dellfan") / "dellfan.so"
     build = subprocess.run(
         [gcc, "-Wall", "-shared", "-fPIC", "-o", str(out), str(FIXTURES / "dellfan.c"), "-lIPMIlanserv"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if build.returncode != 0:
         pytest.fail(f"building the Dell fan plugin failed:\n{build.stderr}")

@@ -48,7 +48,9 @@ class HomeAssistant:
     def url(self) -> str:
         return self.server.url
 
-    def set(self, entity_id: str, state: str, *, changed_ago: float = 3600.0, updated_ago: float | None = None) -> None:
+    def set(
+        self, entity_id: str, state: str, *, changed_ago: float = 3600.0, updated_ago: float | None = None
+    ) -> None:
         """Set an entity's state; ``last_changed`` is ``changed_ago`` seconds before now."""
         now = datetime.now(UTC)
         changed = now - timedelta(seconds=changed_ago)
@@ -62,7 +64,9 @@ class HomeAssistant:
                 "last_updated": ha_time(updated),
             }
 
-    def fault(self, entity_id: str, *, status: int | None = None, body: bytes | None = None, delay: float = 0.0) -> None:
+    def fault(
+        self, entity_id: str, *, status: int | None = None, body: bytes | None = None, delay: float = 0.0
+    ) -> None:
         with self.lock:
             self.faults[entity_id] = Fault(status, body, delay)
 
@@ -84,7 +88,7 @@ class HomeAssistant:
         prefix = "/api/states/"
         if req.method != "GET" or not req.path.startswith(prefix):
             return Response.json({"message": "Not found"}, 404)
-        entity = req.path[len(prefix):]
+        entity = req.path[len(prefix) :]
         with self.lock:
             self.log.append((time.monotonic(), entity))
             fault = self.faults.get(entity)

@@ -118,7 +118,12 @@ def make_bmc(loaded: Loaded) -> Bmc:
         return IpmiBmc(mode="local", timeout=s.ipmi_timeout)
     password = secret_value(loaded, "bmc_password")
     return IpmiBmc(
-        mode="lan", host=s.bmc_host, port=s.bmc_port, user=s.bmc_username, password=password, timeout=s.ipmi_timeout
+        mode="lan",
+        host=s.bmc_host,
+        port=s.bmc_port,
+        user=s.bmc_username,
+        password=password,
+        timeout=s.ipmi_timeout,
     )
 
 
@@ -127,7 +132,9 @@ def check_vendor(bmc: Bmc, settings: Settings) -> None:
     try:
         vendor = bmc.manufacturer()
     except BmcError as exc:
-        raise Unreachable(f"BMC did not answer Get Device ID: {exc}", "check the BMC (fan.bmc, fan.bmc_host)") from None
+        raise Unreachable(
+            f"BMC did not answer Get Device ID: {exc}", "check the BMC (fan.bmc, fan.bmc_host)"
+        ) from None
     if vendor != 674 and not settings.allow_non_dell:
         raise Refused(
             f"BMC manufacturer is {vendor}, not Dell (674): 0x30 0x30 means something else there",
@@ -163,7 +170,14 @@ def make_sink(settings: Settings, log: Log, *, dry_run: bool) -> MultiSink:
 def sensors_json(sensors: list[Sensor]) -> list[dict[str, Any]]:
     """The ``sensors`` list of ``fan status``."""
     return [
-        {"name": s.name, "id": s.id, "entity": s.entity, "value": s.value, "unit": s.unit, "available": s.available}
+        {
+            "name": s.name,
+            "id": s.id,
+            "entity": s.entity,
+            "value": s.value,
+            "unit": s.unit,
+            "available": s.available,
+        }
         for s in sensors
     ]
 

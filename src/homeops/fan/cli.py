@@ -7,14 +7,14 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from homeops.cliopts import DryRunFlag, JsonFlag, YesFlag
 from homeops.errors import ExitCode, ExitWith, UsageError
 from homeops.manifest import read, write
-from homeops.output import emit, emit_event, warn
+from homeops.output import emit, warn
 
 app = typer.Typer(
     help="Dell R730 fan control: curves, the daemon, simulation.",
@@ -25,15 +25,18 @@ app = typer.Typer(
 BMCS = ("local", "lan", "sim", "ipmitool")
 BmcOpt = Annotated[
     Optional[str],  # noqa: UP045 - Typer needs Optional here
-    typer.Option("--bmc", help="BMC backend: local (/dev/ipmi0), lan (RMCP+), sim (thermal model), ipmitool."),
+    typer.Option(
+        "--bmc", help="BMC backend: local (/dev/ipmi0), lan (RMCP+), sim (thermal model), ipmitool."
+    ),
 ]
 
 
 def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> str | None:
     if value is not None and value not in allowed:
-        raise UsageError(f"{option} {value!r} is not one of {', '.join(allowed)}", f"use {option} {allowed[0]}")
+        raise UsageError(
+            f"{option} {value!r} is not one of {', '.join(allowed)}", f"use {option} {allowed[0]}"
+        )
     return value
-
 
 
 @app.command("curve")
@@ -63,9 +66,11 @@ def curve_cmd(
 def decide_cmd(
     temp: Annotated[float, typer.Option("--temp", help="CPU temperature (°C, the hottest CPU).")],
     mode: Annotated[str, typer.Option("--mode", help="HA mode: auto, cool, quiet or manual.")] = "auto",
-    presence: Annotated[str, typer.Option("--presence", help="Garage presence for mode auto: quiet or cool.")] = "cool",
+    presence: Annotated[
+        str, typer.Option("--presence", help="Garage presence for mode auto: quiet or cool.")
+    ] = "cool",
     current: Annotated[int, typer.Option("--current", help="Last applied %; -1 = nothing applied.")] = -1,
-    manual_pct: Annotated[Optional[int], typer.Option("--manual-pct", help="Slider % for mode manual.")] = None,  # noqa: UP045
+    manual_pct: Annotated[int | None, typer.Option("--manual-pct", help="Slider % for mode manual.")] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Show the exact decision rule's output (curve + hysteresis + mode + write gate); pure."""
@@ -87,7 +92,9 @@ def decide_cmd(
     curves = curves_of(s)
     pct, eff = resolve(curves, mode, temp, manual_pct, presence, current)
     target = pct if eff == "manual" else curve(curves.for_mode(eff), temp)
-    emit(DecideResult(pct, eff, target, should_write(pct, current, s.min_step), temp), json_output=json_output)
+    emit(
+        DecideResult(pct, eff, target, should_write(pct, current, s.min_step), temp), json_output=json_output
+    )
 
 
 @app.command("run")
@@ -98,9 +105,11 @@ def run_cmd(
     bmc: BmcOpt = None,
     restore: Annotated[
         Optional[bool],  # noqa: UP045
-        typer.Option("--restore/--no-restore", help="Hand back to Dell auto at exit (default for the daemon)."),
+        typer.Option(
+            "--restore/--no-restore", help="Hand back to Dell auto at exit (default for the daemon)."
+        ),
     ] = None,
-    env_file: Annotated[Optional[str], typer.Option("--env-file", help="Legacy /etc/fan-control.env.")] = None,  # noqa: UP045
+    env_file: Annotated[str | None, typer.Option("--env-file", help="Legacy /etc/fan-control.env.")] = None,
     source: Annotated[Optional[str], typer.Option("--source", help="curve or ha-command.")] = None,  # noqa: UP045
     yes: YesFlag = False,
     json_output: Annotated[
@@ -113,7 +122,13 @@ def run_cmd(
     _choice(bmc, BMCS, "--bmc")
     _choice(source, ("curve", "ha-command"), "--source")
     code = run_command(
-        once=once, dry_run=dry_run, bmc=bmc, restore=restore, env_file=env_file, source=source, yes=yes,
+        once=once,
+        dry_run=dry_run,
+        bmc=bmc,
+        restore=restore,
+        env_file=env_file,
+        source=source,
+        yes=yes,
         json_output=json_output,
     )
     if code != ExitCode.OK:
@@ -171,9 +186,11 @@ def simulate_cmd(
     ] = "burst",
     minutes: Annotated[float, typer.Option("--minutes", help="Virtual minutes to simulate.")] = 60.0,
     mode: Annotated[str, typer.Option("--mode", help="HA mode: auto, cool, quiet or manual.")] = "auto",
-    manual_pct: Annotated[Optional[int], typer.Option("--manual-pct", help="Slider % for mode manual.")] = None,  # noqa: UP045
+    manual_pct: Annotated[int | None, typer.Option("--manual-pct", help="Slider % for mode manual.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Sensor-noise seed (same seed → same output).")] = 0,
-    interval: Annotated[Optional[float], typer.Option("--interval", help="Loop interval (s); default loop_interval.")] = None,  # noqa: UP045
+    interval: Annotated[
+        float | None, typer.Option("--interval", help="Loop interval (s); default loop_interval.")
+    ] = None,
     deadband: Annotated[Optional[int], typer.Option("--deadband", help="Override the deadband (°C).")] = None,  # noqa: UP045
     min_step: Annotated[Optional[int], typer.Option("--min-step", help="Override MIN_STEP (%).")] = None,  # noqa: UP045
     json_output: JsonFlag = False,
@@ -195,8 +212,15 @@ def simulate_cmd(
     if manual_pct is not None and not 0 <= manual_pct <= 100:
         raise UsageError(f"--manual-pct {manual_pct} is outside 0..100", "give a duty between 0 and 100")
     result = simulate(
-        profile=profile, minutes=minutes, mode=mode, manual_pct=manual_pct, seed=seed, interval=interval,
-        deadband=deadband, min_step=min_step, json_output=json_output,
+        profile=profile,
+        minutes=minutes,
+        mode=mode,
+        manual_pct=manual_pct,
+        seed=seed,
+        interval=interval,
+        deadband=deadband,
+        min_step=min_step,
+        json_output=json_output,
     )
     emit(result, json_output=json_output)
 
@@ -204,12 +228,18 @@ def simulate_cmd(
 @app.command("unit")
 @read
 def unit_cmd(
-    exec_path: Annotated[Optional[str], typer.Option("--exec", help="homeops path (default: this one).")] = None,  # noqa: UP045
-    env_file: Annotated[Optional[str], typer.Option("--env-file", help="Pass a legacy env-file to fan run.")] = None,  # noqa: UP045
+    exec_path: Annotated[str | None, typer.Option("--exec", help="homeops path (default: this one).")] = None,
+    env_file: Annotated[
+        str | None, typer.Option("--env-file", help="Pass a legacy env-file to fan run.")
+    ] = None,
     bmc: BmcOpt = None,
     source: Annotated[Optional[str], typer.Option("--source", help="curve or ha-command.")] = None,  # noqa: UP045
-    no_hardening: Annotated[bool, typer.Option("--no-hardening", help="Leave out the sandboxing block.")] = False,
-    no_watchdog: Annotated[bool, typer.Option("--no-watchdog", help="Type=simple without WatchdogSec.")] = False,
+    no_hardening: Annotated[
+        bool, typer.Option("--no-hardening", help="Leave out the sandboxing block.")
+    ] = False,
+    no_watchdog: Annotated[
+        bool, typer.Option("--no-watchdog", help="Type=simple without WatchdogSec.")
+    ] = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Print the systemd unit homeops-fan.service."""
@@ -222,9 +252,13 @@ def unit_cmd(
     settings = load().settings
     path = exec_path or shutil.which("homeops") or os.path.abspath(sys.argv[0])
     text = render_unit(
-        settings, exec_path=path, bmc=bmc or settings.bmc, env_file=env_file, source=source,
-        hardening=not no_hardening, watchdog=not no_watchdog, ipmitool_path=shutil.which("ipmitool"),
+        settings,
+        exec_path=path,
+        bmc=bmc or settings.bmc,
+        env_file=env_file,
+        source=source,
+        hardening=not no_hardening,
+        watchdog=not no_watchdog,
+        ipmitool_path=shutil.which("ipmitool"),
     )
     emit(UnitResult(NAME, text), json_output=json_output)
-
-

@@ -61,14 +61,18 @@ def on_temp(fs: Failsafe, temp: float, now: float, lim: Limits) -> Step:
                 logs=(("WARN", f"CEILING temp={shown}≥{lim.ceiling}C — Dell auto"),),
             )
         if fs.state == "ipmi_fallback":
-            return Step(replace(fs, state="control"), reset_current=True, logs=(("INFO", "temp readable — resuming"),))
+            return Step(
+                replace(fs, state="control"), reset_current=True, logs=(("INFO", "temp readable — resuming"),)
+            )
         return Step(fs)
     if temp >= lim.resume_below:
         return Step(replace(fs, resume_since=None))
     since = now if fs.resume_since is None else fs.resume_since
     if now - since >= lim.resume_stable:
         line = f"recovered (temp<{lim.resume_below}C {lim.resume_stable:g}s) — resuming manual"
-        return Step(replace(fs, state="control", resume_since=None), reset_current=True, logs=(("INFO", line),))
+        return Step(
+            replace(fs, state="control", resume_since=None), reset_current=True, logs=(("INFO", line),)
+        )
     return Step(replace(fs, resume_since=since))
 
 
@@ -92,12 +96,16 @@ def on_write(fs: Failsafe, ok: bool, pct: int, lim: Limits) -> Step:
     if n < lim.max_fails:
         return Step(replace(fs, write_fails=n), logs=tuple(logs))
     logs.append(("ERR", "fan writes failing — Dell auto"))
-    return Step(replace(fs, write_fails=n, state="ipmi_fallback"), restore=True, reset_current=True, logs=tuple(logs))
+    return Step(
+        replace(fs, write_fails=n, state="ipmi_fallback"), restore=True, reset_current=True, logs=tuple(logs)
+    )
 
 
 def on_refused(fs: Failsafe) -> Step:
     """The BMC refused Dell fan control (0xc1/0xd4 on enable): monitor only until restart."""
-    line = "BMC refuses Dell fan control (iDRAC ≥ 3.34.34.34 or non-admin user refuses 0x30 0x30) — monitor only"
+    line = (
+        "BMC refuses Dell fan control (iDRAC ≥ 3.34.34.34 or non-admin user refuses 0x30 0x30) — monitor only"
+    )
     return Step(replace(fs, state="unsupported"), restore=True, reset_current=True, logs=(("ERR", line),))
 
 
@@ -112,7 +120,11 @@ def on_command(fs: Failsafe, valid: bool, current: int, now: float, lim: Limits)
     if fs.state == "ha_lost":
         return Step(fs)
     if current >= 0 and now - since < lim.ha_grace:
-        logs = (("WARN", f"HA command miss — holding {current}% (grace {lim.ha_grace:g}s)"),) if count == 1 else ()
+        logs = (
+            (("WARN", f"HA command miss — holding {current}% (grace {lim.ha_grace:g}s)"),)
+            if count == 1
+            else ()
+        )
         return Step(fs, logs=logs)
     line = f"HA command lost ({count} misses) — Dell auto"
     return Step(replace(fs, state="ha_lost"), restore=True, reset_current=True, logs=(("ERR", line),))

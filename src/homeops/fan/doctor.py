@@ -45,7 +45,9 @@ def checks(config: Config) -> GroupReport:
         else:
             out.append(Check("daemon", "ok", f"daemon in control, fan {state.get('applied_percent')}%"))
     if not s.ha_token:
-        out.append(Check("ha", "unknown", "no fan.ha_token: Home Assistant is off (mode auto, presence cool)"))
+        out.append(
+            Check("ha", "unknown", "no fan.ha_token: Home Assistant is off (mode auto, presence cool)")
+        )
     else:
         try:
             ha = make_ha(loaded)

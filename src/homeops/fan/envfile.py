@@ -68,10 +68,14 @@ def parse_env_file(path: str) -> EnvFile:
         text = Path(path).read_text(encoding="utf-8")
         mode = os.stat(path).st_mode
     except OSError as exc:
-        raise UsageError(f"env-file {path} cannot be read: {exc.strerror}", "check the path and permissions") from None
+        raise UsageError(
+            f"env-file {path} cannot be read: {exc.strerror}", "check the path and permissions"
+        ) from None
     out = EnvFile(path)
     if mode & (stat.S_IRGRP | stat.S_IROTH):
-        out.warnings.append(f"env-file {path} is readable by group or other (it holds the HA token): chmod 600 it")
+        out.warnings.append(
+            f"env-file {path} is readable by group or other (it holds the HA token): chmod 600 it"
+        )
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith(("#", ";")):

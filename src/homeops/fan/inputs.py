@@ -156,7 +156,11 @@ class HaInputs:
         if st is None:
             return None
         pct = parse_command_pct(st.state)
-        if pct is None or st.last_updated is None or (wall - st.last_updated).total_seconds() > self.cfg.stale_secs:
+        if (
+            pct is None
+            or st.last_updated is None
+            or (wall - st.last_updated).total_seconds() > self.cfg.stale_secs
+        ):
             self.reachable = False
             return None
         return pct

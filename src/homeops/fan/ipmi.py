@@ -116,7 +116,9 @@ class IpmiBmc:
         if not reply.get("ok"):
             if reply.get("unreachable"):
                 self._kill()
-            raise BmcError(f"BMC {self.where}: {reply.get('error')}", unreachable=bool(reply.get("unreachable")))
+            raise BmcError(
+                f"BMC {self.where}: {reply.get('error')}", unreachable=bool(reply.get("unreachable"))
+            )
         return reply
 
     # -- the port -----------------------------------------------------------------------------------------

@@ -58,10 +58,16 @@ def main() -> None:
             cmd = command.Command()
         else:
             cmd = command.Command(
-                bmc=cfg["host"], userid=cfg["user"], password=cfg["password"], port=int(cfg["port"]), keepalive=True
+                bmc=cfg["host"],
+                userid=cfg["user"],
+                password=cfg["password"],
+                port=int(cfg["port"]),
+                keepalive=True,
             )
     except Exception as exc:
-        _reply({"ok": False, "error": f"session: {type(exc).__name__}: {str(exc)[:160]}", "unreachable": True})
+        _reply(
+            {"ok": False, "error": f"session: {type(exc).__name__}: {str(exc)[:160]}", "unreachable": True}
+        )
         return
     _reply({"ok": True, "ready": True})
     for line in sys.stdin:
@@ -69,7 +75,9 @@ def main() -> None:
             req = json.loads(line)
             op = req.get("op")
             if op == "raw":
-                rsp = cmd.raw_command(netfn=int(req["netfn"]), command=int(req["cmd"]), data=tuple(req["data"]))
+                rsp = cmd.raw_command(
+                    netfn=int(req["netfn"]), command=int(req["cmd"]), data=tuple(req["data"])
+                )
                 _reply(_code(rsp))
             elif op == "sensors":
                 _reply(_sensors(cmd))

@@ -15,7 +15,11 @@ JOBS: tuple[ScheduledJob, ...] = (
         summary="Dell R730 fan controller daemon (hands back to Dell auto on every stop).",
         argv=("fan", "run", "--bmc", "local"),
         kind="service",
-        systemd_extra=(f"ExecStopPost={DEFAULT_EXEC} fan auto --bmc local", "RuntimeDirectory=homeops", "TimeoutStopSec=30"),
+        systemd_extra=(
+            f"ExecStopPost={DEFAULT_EXEC} fan auto --bmc local",
+            "RuntimeDirectory=homeops",
+            "TimeoutStopSec=30",
+        ),
         runs_on="host",
     ),
 )

@@ -55,7 +55,9 @@ def run_command(
             once = True
             restore = True if restore is None else restore
     if once and restore is None and not dry_run:
-        raise UsageError("--once needs --restore or --no-restore", "add --restore to hand back to Dell auto after")
+        raise UsageError(
+            "--once needs --restore or --no-restore", "add --restore to hand back to Dell auto after"
+        )
     restore = True if restore is None else restore
     log = Log()
     for line in warnings_for(s, loaded.env_file):
@@ -67,7 +69,9 @@ def run_command(
     if not dry_run:
         pid = legacy_controller_pid()
         if pid is not None:
-            raise Refused(f"the legacy fan-control script is running (pid {pid})", "systemctl disable --now fan-control")
+            raise Refused(
+                f"the legacy fan-control script is running (pid {pid})", "systemctl disable --now fan-control"
+            )
         lock = Lock(runtime_dir).acquire()
     port = make_bmc(loaded)
     try:
@@ -94,8 +98,14 @@ def run_command(
 
         try:
             outcome = run_loop(
-                ctl, clock, interval=s.loop_interval, once=once, restore=restore, stop=lambda: bool(stop),
-                runtime_dir=None if dry_run else runtime_dir, on_record=on_record,
+                ctl,
+                clock,
+                interval=s.loop_interval,
+                once=once,
+                restore=restore,
+                stop=lambda: bool(stop),
+                runtime_dir=None if dry_run else runtime_dir,
+                on_record=on_record,
             )
         finally:
             stop.uninstall()
@@ -124,7 +134,10 @@ def run_command(
     )
     emit(result, json_output=json_output)
     if not restore and not dry_run and rec.applied_percent is not None:
-        log("WARN", f"fans left at {rec.applied_percent}% with no controller — run homeops fan auto to hand back")
+        log(
+            "WARN",
+            f"fans left at {rec.applied_percent}% with no controller — run homeops fan auto to hand back",
+        )
     if rec.temp_c is None:
         return ExitCode.UNREACHABLE
     if rec.state != "control":
@@ -141,7 +154,9 @@ def status(bmc: str | None) -> tuple[StatusResult, ExitCode]:
         try:
             sensors = list(port.sensors())
         except BmcError as exc:
-            raise Unreachable(f"cannot read the BMC: {exc}", "check fan.bmc / bmc_host, or run homeops doctor") from None
+            raise Unreachable(
+                f"cannot read the BMC: {exc}", "check fan.bmc / bmc_host, or run homeops doctor"
+            ) from None
     finally:
         port.close()
     problems: list[str] = []
@@ -196,7 +211,9 @@ def _send(port: Bmc, data: list[int], sent: list[str], what: str) -> None:
         code = port.oem(data)
     except BmcError as exc:
         done = ", ".join(sent[:-1]) or "nothing"
-        raise Unreachable(f"BMC unreachable during {what}: {exc} (already sent: {done})", "check the BMC") from None
+        raise Unreachable(
+            f"BMC unreachable during {what}: {exc} (already sent: {done})", "check the BMC"
+        ) from None
     if code != 0:
         raise ProblemFound(
             f"BMC refused {oem_text(data)} with completion code 0x{code:02x}",
@@ -223,7 +240,9 @@ def set_fans(percent: int, *, bmc: str | None, dry_run: bool, yes: bool) -> Writ
             lock.release()
     actions = [Action("ipmi raw 0x30 0x30", oem_text(d)) for d in planned]
     result = WriteResult(
-        changed=not dry_run, dry_run=dry_run, actions=actions,
+        changed=not dry_run,
+        dry_run=dry_run,
+        actions=actions,
         extra={"percent": percent, "actions": [oem_text(d) for d in planned]},
     )
     audit("fan set", _bmc_name(loaded), result)
@@ -249,7 +268,8 @@ def auto(*, bmc: str | None, dry_run: bool) -> WriteResult:
         check_vendor(port, loaded.settings)
         if not dry_run:
             last: Exception | None = None
-            for attempts in range(1, 4):
+            while attempts < 3:
+                attempts += 1
                 try:
                     _send(port, [0x01, 0x01], [], "fan auto")
                     last = None
@@ -261,7 +281,9 @@ def auto(*, bmc: str | None, dry_run: bool) -> WriteResult:
     finally:
         port.close()
     result = WriteResult(
-        changed=not dry_run, dry_run=dry_run, actions=[Action("ipmi raw 0x30 0x30", "0x01 0x01", "Dell auto")],
+        changed=not dry_run,
+        dry_run=dry_run,
+        actions=[Action("ipmi raw 0x30 0x30", "0x01 0x01", "Dell auto")],
         extra={"actions": ["0x01 0x01"], "attempts": attempts},
     )
     audit("fan auto", _bmc_name(loaded), result)
@@ -286,7 +308,13 @@ def simulate(
 
     settings = load(None, deadband=deadband, min_step=min_step).settings
     result = run_simulation(
-        settings, profile=profile, minutes=minutes, interval=interval, seed=seed, mode=mode, manual_pct=manual_pct
+        settings,
+        profile=profile,
+        minutes=minutes,
+        interval=interval,
+        seed=seed,
+        mode=mode,
+        manual_pct=manual_pct,
     )
     if not json_output:
         out = console()

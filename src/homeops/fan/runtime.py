@@ -18,7 +18,7 @@ from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from homeops.errors import Refused
 
@@ -27,7 +27,7 @@ class Log:
     """One stderr line per event, legacy texts: ``%Y-%m-%dT%H:%M:%S%z`` prefix, or syslog priorities under
     journald. Keeps the last lines for ``--json`` and tests."""
 
-    PRIORITY = {"ERR": "<3>", "WARN": "<4>", "INFO": "<6>"}
+    PRIORITY: ClassVar[dict[str, str]] = {"ERR": "<3>", "WARN": "<4>", "INFO": "<6>"}
 
     def __init__(self, stream: TextIO | None = None, *, quiet: bool = False) -> None:
         self.stream = stream
@@ -45,10 +45,8 @@ class Log:
         else:
             text = f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')} {tag}{message}"
         stream = self.stream or sys.stderr
-        try:
+        with contextlib.suppress(OSError, ValueError):
             print(text, file=stream, flush=True)
-        except (OSError, ValueError):
-            pass
 
 
 class RealClock:
@@ -122,14 +120,17 @@ class Lock:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise Refused(f"cannot open the lock {self.path}: {exc.strerror}", "set fan.runtime_dir") from None
+            raise Refused(
+                f"cannot open the lock {self.path}: {exc.strerror}", "set fan.runtime_dir"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
             raise Refused(
-                f"another fan controller is running (pid {holder})", "stop it first (systemctl stop homeops-fan)"
+                f"another fan controller is running (pid {holder})",
+                "stop it first (systemctl stop homeops-fan)",
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -154,7 +155,10 @@ def legacy_controller_pid() -> int | None:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(part.endswith((b"fan-control.sh", b"/fan-control")) or part == b"fan-control" for part in cmdline[:3]):
+        if any(
+            part.endswith((b"fan-control.sh", b"/fan-control")) or part == b"fan-control"
+            for part in cmdline[:3]
+        ):
             return int(entry.name)
     return None
 

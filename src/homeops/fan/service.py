@@ -29,7 +29,9 @@ class ReadFailure(Exception):
 
 def cpu_sensors(sensors: Sequence[Sensor], name: str) -> list[Sensor]:
     """The CPU temperature sensors: entity Processor, else (no entity information) those called ``name``."""
-    temps = [s for s in sensors if s.kind.lower().startswith("temp") or s.unit.lower() in ("°c", "c", "degrees c")]
+    temps = [
+        s for s in sensors if s.kind.lower().startswith("temp") or s.unit.lower() in ("°c", "c", "degrees c")
+    ]
     by_entity = [s for s in temps if s.entity.lower().startswith("processor")]
     return by_entity or [s for s in temps if s.name == name]
 
@@ -165,7 +167,9 @@ class Record:
 def curves_of(settings: Settings) -> Curves:
     """The COOL/QUIET curves and deadband of a settings object."""
     c, q = settings.cool, settings.quiet
-    return Curves(Anchors(c.t_lo, c.p_lo, c.t_hi, c.p_hi), Anchors(q.t_lo, q.p_lo, q.t_hi, q.p_hi), settings.deadband)
+    return Curves(
+        Anchors(c.t_lo, c.p_lo, c.t_hi, c.p_hi), Anchors(q.t_lo, q.p_lo, q.t_hi, q.p_hi), settings.deadband
+    )
 
 
 def ha_config_of(settings: Settings) -> HaConfig:
@@ -206,7 +210,11 @@ class Controller:
         self.dry_run = dry_run
         self.curves = curves_of(settings)
         self.limits = Limits(
-            settings.ceiling, settings.resume_below, settings.resume_stable, settings.max_ipmi_fails, settings.ha_grace_secs
+            settings.ceiling,
+            settings.resume_below,
+            settings.resume_stable,
+            settings.max_ipmi_fails,
+            settings.ha_grace_secs,
         )
         self.inputs = HaInputs(ha, ha_config_of(settings), log)
         self.actuator = Actuator(bmc, clock, log, dry_run=dry_run)
@@ -251,7 +259,8 @@ class Controller:
             self.current = pct
             self._wrote = True
             self.log(
-                "INFO", f"temp={format_temp(temp)} ha_mode={ha_mode} eff={self.effective} fan={pct}% (was {was}%)"
+                "INFO",
+                f"temp={format_temp(temp)} ha_mode={ha_mode} eff={self.effective} fan={pct}% (was {was}%)",
             )
         self._apply(control.on_write(self.fs, outcome == "ok", pct, self.limits))
 
@@ -342,18 +351,51 @@ class Controller:
         if temps:
             g.append(Gauge(p + "cpu_temp_celsius", "Hottest CPU temperature (°C).", max(v for _, v in temps)))
             for sid, value in temps:
-                g.append(Gauge(p + "cpu_temp_sensor_celsius", "CPU temperature per sensor (°C).", value, (("sensor", sid),)))
-        g.append(Gauge(p + "fan_percent", "Last applied fan duty (%); 0 when not in manual control.", rec.applied_percent or 0))
-        g.append(Gauge(p + "mode", "1 quiet, 2 cool, 3 manual, 0 fallback.", mode_metric(rec.state, rec.effective_mode or "", self.s.source)))
-        g.append(Gauge(p + "ha_reachable", "1 when every HA request of the iteration succeeded.", int(rec.ha_reachable)))
-        g.append(Gauge(p + "fallback", "1 in any Dell-auto failsafe state.", int(rec.state in FALLBACK_STATES)))
+                g.append(
+                    Gauge(
+                        p + "cpu_temp_sensor_celsius",
+                        "CPU temperature per sensor (°C).",
+                        value,
+                        (("sensor", sid),),
+                    )
+                )
+        g.append(
+            Gauge(
+                p + "fan_percent",
+                "Last applied fan duty (%); 0 when not in manual control.",
+                rec.applied_percent or 0,
+            )
+        )
+        g.append(
+            Gauge(
+                p + "mode",
+                "1 quiet, 2 cool, 3 manual, 0 fallback.",
+                mode_metric(rec.state, rec.effective_mode or "", self.s.source),
+            )
+        )
+        g.append(
+            Gauge(
+                p + "ha_reachable",
+                "1 when every HA request of the iteration succeeded.",
+                int(rec.ha_reachable),
+            )
+        )
+        g.append(
+            Gauge(p + "fallback", "1 in any Dell-auto failsafe state.", int(rec.state in FALLBACK_STATES))
+        )
         if rpm_ok(rec.fan_rpm):
             assert rec.fan_rpm is not None
             g.append(Gauge(p + "fan_rpm", "Mean fan speed (rpm).", rec.fan_rpm))
-            g.append(Gauge(p + "fan_watts_est", "Estimated fan power (W), cube law.", watts_estimate(rec.fan_rpm)))
+            g.append(
+                Gauge(p + "fan_watts_est", "Estimated fan power (W), cube law.", watts_estimate(rec.fan_rpm))
+            )
         if rec.target_percent is not None:
             g.append(Gauge(p + "target_percent", "The duty the controller wants (%).", rec.target_percent))
-        g.append(Gauge(p + "ceiling", "1 while in the temperature ceiling (Dell auto).", int(rec.state == "ceiling")))
+        g.append(
+            Gauge(
+                p + "ceiling", "1 while in the temperature ceiling (Dell auto).", int(rec.state == "ceiling")
+            )
+        )
         g.append(Gauge(p + "ipmi_read_failures", "Consecutive failed CPU temperature reads.", rec.read_fails))
         g.append(Gauge(p + "ipmi_write_failures", "Consecutive failed fan writes.", rec.write_fails))
         return g

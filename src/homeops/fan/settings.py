@@ -75,13 +75,17 @@ class Settings:
     source: Literal["curve", "ha-command"] = setting("curve", "Where the duty comes from: the curve or HA.")
     loop_interval: float = setting(15.0, "Seconds between iterations (WARN below 5).", min=0.1, max=3600)
     presence_interval: float = setting(30.0, "Poll the garage door at most this often (s).", min=0)
-    deadband: int = setting(3, "Hysteresis: a fall is held while curve(T+deadband) ≥ current (°C).", min=0, max=20)
+    deadband: int = setting(
+        3, "Hysteresis: a fall is held while curve(T+deadband) ≥ current (°C).", min=0, max=20
+    )
     min_step: int = setting(3, "Write only when the duty moves by at least this many %.", min=1, max=100)
     ceiling: int = setting(83, "At or above this CPU temperature: Dell auto (°C).", min=50, max=100)
     resume_below: int = setting(75, "Leave the ceiling only below this temperature (°C).", min=0, max=100)
     resume_stable: float = setting(120.0, "… held for this many seconds.", min=0)
     hold_secs: float = setting(900.0, "QUIET for this long after the garage door changed (s).", min=0)
-    max_ipmi_fails: int = setting(3, "Dell auto after this many failed reads or writes in a row.", min=1, max=100)
+    max_ipmi_fails: int = setting(
+        3, "Dell auto after this many failed reads or writes in a row.", min=1, max=100
+    )
     reassert_secs: float = setting(600.0, "Re-send manual mode + duty this often (s); 0 = off.", min=0)
     cpu_sensor_name: str = setting("Temp", "CPU sensor name when the SDR has no entity information.")
     cool: CurveSettings = setting(default_factory=_cool, help="The COOL curve.")
@@ -89,7 +93,9 @@ class Settings:
     ha_url: str = setting("", "Home Assistant base URL; empty (with no token) = HA off.")
     ha_token: Secret = secret("Home Assistant long-lived token reference; empty = HA off.")
     ha_timeout: float = setting(5.0, "Deadline of every HA request (s).", min=0.1, max=60)
-    ha_grace_secs: float = setting(300.0, "Use a cached HA value this long after the last good read (s).", min=0)
+    ha_grace_secs: float = setting(
+        300.0, "Use a cached HA value this long after the last good read (s).", min=0
+    )
     garage_entity: str = setting("sensor.garage_door_state_bg", "Garage door entity.")
     garage_open_state: str = setting("Отворена", "The door entity's state when open (exact match).")
     mode_entity: str = setting("input_select.r730_fan_mode", "Mode helper: auto, cool, quiet, manual.")
@@ -102,7 +108,9 @@ class Settings:
     push_timeout: float = setting(5.0, "Deadline of one push (s).", min=0.1, max=120)
     dry_run_job: str = setting("", "Pushgateway job for --dry-run pushes; empty = none.")
     textfile: str = setting("", "node-exporter textfile (.prom) path; empty = off.")
-    runtime_dir: str = setting("/run/homeops", "Lock and state file directory (non-root: $XDG_RUNTIME_DIR/homeops).")
+    runtime_dir: str = setting(
+        "/run/homeops", "Lock and state file directory (non-root: $XDG_RUNTIME_DIR/homeops)."
+    )
     legacy_env_file: str = setting("", "A legacy /etc/fan-control.env to read; --env-file wins.")
     simulate: SimulateSettings = setting(default_factory=SimulateSettings, help="Thermal model constants.")
 

@@ -69,7 +69,9 @@ def _csv_profile(path: Path, inlet_c: float) -> Profile:
         except (ValueError, IndexError):
             if number == 1:
                 continue  # a header line
-            raise UsageError(f"profile {path}:{number}: expected minute,load[,inlet_c[,door]]", "fix the line") from None
+            raise UsageError(
+                f"profile {path}:{number}: expected minute,load[,inlet_c[,door]]", "fix the line"
+            ) from None
         if not 0 <= load <= 1:
             raise UsageError(f"profile {path}:{number}: load must be 0..1", "fix the line")
         steps.append((minute * 60, Conditions(load, inlet, door)))
@@ -179,7 +181,10 @@ class SimBmc:
             Sensor("Temp", "0Eh", "Processor", cpu1, "°C", True, "Temperature"),
             Sensor("Temp", "0Fh", "Processor", cpu2, "°C", True, "Temperature"),
         ]
-        out += [Sensor(f"Fan{i}", f"{0x2F + i:02X}h", "System board", rpm, "RPM", True, "Fan") for i in range(1, 7)]
+        out += [
+            Sensor(f"Fan{i}", f"{0x2F + i:02X}h", "System board", rpm, "RPM", True, "Fan")
+            for i in range(1, 7)
+        ]
         return out
 
     def manufacturer(self) -> int:
@@ -205,7 +210,9 @@ class SimBmc:
 class SimHa:
     """The ``Ha`` port over the profile: the mode helper, the manual slider and the garage door."""
 
-    def __init__(self, model: ThermalModel, *, mode: str, manual_pct: int | None, entities: dict[str, str]) -> None:
+    def __init__(
+        self, model: ThermalModel, *, mode: str, manual_pct: int | None, entities: dict[str, str]
+    ) -> None:
         self.model = model
         self.mode = mode
         self.manual_pct = manual_pct

@@ -54,8 +54,11 @@ class SimResult:
         from rich.table import Table
 
         s = self.summary
-        table = Table(title=f"fan simulate — {self.profile}, {self.minutes:g} min at {self.interval_s:g} s, "
-                      f"mode {self.mode}, seed {self.seed}", title_justify="left")
+        table = Table(
+            title=f"fan simulate — {self.profile}, {self.minutes:g} min at {self.interval_s:g} s, "
+            f"mode {self.mode}, seed {self.seed}",
+            title_justify="left",
+        )
         table.add_column("measure")
         table.add_column("value", justify="right")
         rows = [
@@ -165,7 +168,7 @@ def run_simulation(
     ha = SimHa(model, mode=mode, manual_pct=manual_pct, entities=entities)
     sim_settings = dataclasses.replace(settings, source="curve", loop_interval=interval)
     ctl = Controller(sim_settings, bmc, ha, clock, MemorySink(), Log(quiet=True))
-    iterations = max(1, int(round(minutes * 60 / interval)))
+    iterations = max(1, round(minutes * 60 / interval))
     samples: list[dict[str, Any]] = []
     last_dir: tuple[float, int] | None = None  # (time, +1/-1) of the previous duty write
     last_duty: int | None = None
@@ -184,7 +187,11 @@ def run_simulation(
                 if last_duty is not None and duty != last_duty:
                     direction = 1 if duty > last_duty else -1
                     wrote = "up" if direction > 0 else "down"
-                    if last_dir is not None and direction != last_dir[1] and t - last_dir[0] <= m.flap_window_s:
+                    if (
+                        last_dir is not None
+                        and direction != last_dir[1]
+                        and t - last_dir[0] <= m.flap_window_s
+                    ):
                         flaps += 1
                     last_dir = (t, direction)
                 elif last_duty is None:
@@ -245,7 +252,9 @@ def run_simulation(
         seed=seed,
         mode=mode,
         config=config,
-        model={k: v for k, v in dataclasses.asdict(m).items() if not (isinstance(v, float) and math.isnan(v))},
+        model={
+            k: v for k, v in dataclasses.asdict(m).items() if not (isinstance(v, float) and math.isnan(v))
+        },
         summary=summary,
         samples=samples,
         ceiling=settings.ceiling,

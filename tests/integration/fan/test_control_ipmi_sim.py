@@ -10,11 +10,17 @@ from homeops.fan.runtime import RealClock
 from tests.integration.fan.conftest import controller, lines, until
 
 NO_READING = "sensor_set_event_support 0x20 0 0x0f 0 0 none " + " ".join(["000000000000000"] * 4)
-MODE, MANUAL, DOOR = "input_select.r730_fan_mode", "input_number.r730_fan_manual_pct", "sensor.garage_door_state_bg"
+MODE, MANUAL, DOOR = (
+    "input_select.r730_fan_mode",
+    "input_number.r730_fan_manual_pct",
+    "sensor.garage_door_state_bg",
+)
 
 
 def test_first_loop_rise_hold_fall_ceiling_and_resume(ipmi_sim, pushgateway) -> None:  # type: ignore[no-untyped-def]
-    ctl, bmc, log = controller(ipmi_sim, pushgateway_url=pushgateway.url, resume_stable=1.0, push_instance="it-main")
+    ctl, bmc, log = controller(
+        ipmi_sim, pushgateway_url=pushgateway.url, resume_stable=1.0, push_instance="it-main"
+    )
     try:
         rec = ctl.iteration()
         assert ipmi_sim.commands() == ["0x01 0x00", "0x02 0xff 0x33"]
@@ -34,7 +40,9 @@ def test_first_loop_rise_hold_fall_ceiling_and_resume(ipmi_sim, pushgateway) -> 
         ipmi_sim.set_cpu(1, 84)
         rec = until(ctl, lambda r: r.state == "ceiling")
         assert ipmi_sim.commands()[-1] == "0x01 0x01" and ipmi_sim.fanstate().startswith("auto")
-        assert 'pve_fan_control_fallback{instance="it-main",job="fan_control"} 1' in pushgateway.metrics_text()
+        assert (
+            'pve_fan_control_fallback{instance="it-main",job="fan_control"} 1' in pushgateway.metrics_text()
+        )
         ipmi_sim.set_cpu(1, 60)
         ipmi_sim.set_cpu(2, 60)
         until(ctl, lambda r: r.state == "control", tries=40)
@@ -92,7 +100,9 @@ def test_firmware_lock_out_is_unsupported(ipmi_sim) -> None:  # type: ignore[no-
 
 
 def test_dry_run_writes_nothing_and_pushes_no_production(ipmi_sim, pushgateway) -> None:  # type: ignore[no-untyped-def]
-    ctl, bmc, log = controller(ipmi_sim, pushgateway_url=pushgateway.url, dry_run=True, push_instance="it-dry")
+    ctl, bmc, log = controller(
+        ipmi_sim, pushgateway_url=pushgateway.url, dry_run=True, push_instance="it-dry"
+    )
     try:
         rec = ctl.iteration()
         assert rec.applied_percent == 51 and ipmi_sim.commands() == []
@@ -109,7 +119,7 @@ def test_home_assistant_door_outage_and_manual(ipmi_sim, home_assistant) -> None
     home_assistant.set(MODE, "auto")
     home_assistant.set(DOOR, "Отворена")
     ipmi_sim.set_cpu(1, 70)
-    ctl, bmc, log = controller(ipmi_sim, ha=ha)
+    ctl, bmc, _log = controller(ipmi_sim, ha=ha)
     try:
         rec = until(ctl, lambda r: r.temp_c == 70)
         assert rec.effective_mode == "quiet" and ipmi_sim.fanstate() == "manual 31" and rec.ha_reachable

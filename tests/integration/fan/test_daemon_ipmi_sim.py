@@ -29,7 +29,9 @@ def _env(sim, tmp_path: Path, **extra: str) -> dict[str, str]:  # type: ignore[n
         f'ipmi_timeout = 3.0\nloop_interval = 0.3\nruntime_dir = "{tmp_path / "run"}"\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEOPS_") and k != "NOTIFY_SOCKET"}
-    env.update({"HOMEOPS_CONFIG": str(cfg), "TEST_BMC_PASSWORD": "calvin", "XDG_STATE_HOME": str(tmp_path)}, **extra)
+    env.update(
+        {"HOMEOPS_CONFIG": str(cfg), "TEST_BMC_PASSWORD": "calvin", "XDG_STATE_HOME": str(tmp_path)}, **extra
+    )
     return env
 
 
@@ -57,17 +59,39 @@ def test_signal_hands_back(ipmi_sim, tmp_path, sig) -> None:  # type: ignore[no-
 
 def test_once_restore_and_no_restore(ipmi_sim, tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = _env(ipmi_sim, tmp_path)
-    bare = subprocess.run(_homeops("fan", "run", "--once"), env=env, capture_output=True, text=True, timeout=30)
+    bare = subprocess.run(
+        _homeops("fan", "run", "--once"), env=env, capture_output=True, text=True, timeout=30
+    )
     assert bare.returncode == 2 and "--restore or --no-restore" in bare.stderr
-    done = subprocess.run(_homeops("fan", "run", "--once", "--restore", "--json"), env=env, capture_output=True,
-                          text=True, timeout=30)
+    done = subprocess.run(
+        _homeops("fan", "run", "--once", "--restore", "--json"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0, done.stderr
-    assert ipmi_sim.commands() == ["0x01 0x00", "0x02 0xff 0x33", "0x01 0x01"] and ipmi_sim.fanstate() == "auto 51"
-    refused = subprocess.run(_homeops("fan", "run", "--once", "--no-restore"), env=env, capture_output=True,
-                             text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert (
+        ipmi_sim.commands() == ["0x01 0x00", "0x02 0xff 0x33", "0x01 0x01"]
+        and ipmi_sim.fanstate() == "auto 51"
+    )
+    refused = subprocess.run(
+        _homeops("fan", "run", "--once", "--no-restore"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
     assert refused.returncode == 3
-    kept = subprocess.run(_homeops("fan", "run", "--once", "--no-restore", "--yes"), env=env, capture_output=True,
-                          text=True, timeout=30, stdin=subprocess.DEVNULL)
+    kept = subprocess.run(
+        _homeops("fan", "run", "--once", "--no-restore", "--yes"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
     assert kept.returncode == 0 and ipmi_sim.fanstate() == "manual 51"
     assert "fans left at 51% with no controller" in kept.stderr
 
@@ -76,18 +100,33 @@ def test_set_status_auto(ipmi_sim, tmp_path) -> None:  # type: ignore[no-untyped
     import json
 
     env = _env(ipmi_sim, tmp_path)
-    out = subprocess.run(_homeops("fan", "set", "42", "--yes", "--json"), env=env, capture_output=True, text=True,
-                         timeout=30, stdin=subprocess.DEVNULL)
+    out = subprocess.run(
+        _homeops("fan", "set", "42", "--yes", "--json"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["actions"] == ["0x01 0x00", "0x02 0xff 0x2a"] and ipmi_sim.fanstate() == "manual 42"
-    status = subprocess.run(_homeops("fan", "status", "--json"), env=env, capture_output=True, text=True, timeout=30)
+    assert (
+        json.loads(out.stdout)["actions"] == ["0x01 0x00", "0x02 0xff 0x2a"]
+        and ipmi_sim.fanstate() == "manual 42"
+    )
+    status = subprocess.run(
+        _homeops("fan", "status", "--json"), env=env, capture_output=True, text=True, timeout=30
+    )
     assert status.stdout, status.stderr
     doc = json.loads(status.stdout)
     assert status.returncode == 0 and doc["cpu_temp_c"] == 60 and doc["daemon"] is None
-    out = subprocess.run(_homeops("fan", "auto", "--json"), env=env, capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        _homeops("fan", "auto", "--json"), env=env, capture_output=True, text=True, timeout=30
+    )
     assert out.returncode == 0 and json.loads(out.stdout)["changed"] and ipmi_sim.fanstate() == "auto 42"
     ipmi_sim.fault("d4")
-    out = subprocess.run(_homeops("fan", "set", "42", "--yes"), env=env, capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        _homeops("fan", "set", "42", "--yes"), env=env, capture_output=True, text=True, timeout=30
+    )
     assert out.returncode == 1 and "0xd4" in out.stderr
     ipmi_sim.kill()
     out = subprocess.run(_homeops("fan", "status"), env=env, capture_output=True, text=True, timeout=30)
@@ -130,7 +169,7 @@ def test_silent_bmc_detected_and_control_resumes(ipmi_sim) -> None:  # type: ign
 
 @pytest.mark.slow
 def test_dead_bmc_detected_and_control_resumes(ipmi_sim) -> None:  # type: ignore[no-untyped-def]
-    ctl, bmc, log = controller(ipmi_sim, ipmi_timeout=1.5, loop_interval=0.3)
+    ctl, bmc, _log = controller(ipmi_sim, ipmi_timeout=1.5, loop_interval=0.3)
     try:
         ctl.iteration()
         before = len(ipmi_sim.commands())

@@ -29,7 +29,10 @@ class FakeBmc:
             for i, v in enumerate(self.cpus)
         ]
         rpm = 1770 + self.duty * 303 // 2 if self.manual and self.duty >= 0 else 7080
-        out += [Sensor(f"Fan{i}", f"{0x2F + i:02X}h", "System board", float(rpm), "RPM", True, "Fan") for i in range(1, 7)]
+        out += [
+            Sensor(f"Fan{i}", f"{0x2F + i:02X}h", "System board", float(rpm), "RPM", True, "Fan")
+            for i in range(1, 7)
+        ]
         return out
 
     def manufacturer(self) -> int:

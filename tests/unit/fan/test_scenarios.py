@@ -13,7 +13,11 @@ from homeops.fan.settings import Settings
 from homeops.fan.sinks import MemorySink
 from tests.unit.fan.fakes import FakeBmc, FakeClock, FakeHa
 
-MODE, MANUAL, DOOR = "input_select.r730_fan_mode", "input_number.r730_fan_manual_pct", "sensor.garage_door_state_bg"
+MODE, MANUAL, DOOR = (
+    "input_select.r730_fan_mode",
+    "input_number.r730_fan_manual_pct",
+    "sensor.garage_door_state_bg",
+)
 
 
 def make(cpu1: float = 60, *, ha: bool = False, dry_run: bool = False, **over: object):
@@ -42,7 +46,7 @@ def test_1_first_loop_enables_and_writes() -> None:
 
 
 def test_2_3_min_step_gate() -> None:
-    ctl, bmc, clock, *_ = make(60)
+    ctl, bmc, _clock, *_ = make(60)
     ctl.iteration()
     bmc.cpus[0] = 61
     ctl.iteration()
@@ -70,7 +74,11 @@ def test_6_7_8_ceiling_hold_and_resume() -> None:
     bmc.cpus[0] = 84
     rec = ctl.iteration()
     assert rec.state == "ceiling" and bmc.sent[-1] == "0x01 0x01" and not bmc.manual
-    assert gauges(sink)["fallback"] == 1 and gauges(sink)["fan_percent"] == 0 and "target_percent" not in gauges(sink)
+    assert (
+        gauges(sink)["fallback"] == 1
+        and gauges(sink)["fan_percent"] == 0
+        and "target_percent" not in gauges(sink)
+    )
     bmc.cpus[0] = 74
     clock.t += 15
     ctl.iteration()
@@ -104,7 +112,7 @@ def test_9_three_failed_reads() -> None:
 
 
 def test_10_presence_outage_keeps_quiet_within_grace() -> None:
-    ctl, bmc, clock, ha, sink, _ = make(70, ha=True)
+    ctl, _bmc, clock, ha, sink, _ = make(70, ha=True)
     assert ha is not None
     ha.set(MODE, "auto")
     ha.set(DOOR, "Отворена")
@@ -223,7 +231,7 @@ def test_21_dry_run_sends_nothing() -> None:
 
 
 def test_22_mode_miss_keeps_cached_mode() -> None:
-    ctl, bmc, clock, ha, *_ = make(60, ha=True)
+    ctl, _bmc, clock, ha, *_ = make(60, ha=True)
     assert ha is not None
     ha.set(MODE, "quiet")
     ctl.iteration()
@@ -244,7 +252,7 @@ def test_23_reassert_after_third_party() -> None:
 
 
 def test_presence_polled_at_most_every_interval() -> None:
-    ctl, bmc, clock, ha, *_ = make(60, ha=True)
+    ctl, _bmc, clock, ha, *_ = make(60, ha=True)
     assert ha is not None
     ha.set(MODE, "auto")
     ha.set(DOOR, "Затворена")

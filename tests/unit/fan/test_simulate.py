@@ -17,10 +17,29 @@ def test_same_seed_same_json() -> None:
     b = dumps(run_simulation(Settings(), profile="burst", seed=3))
     assert a == b
     doc = json.loads(a)
-    assert set(doc) == {"profile", "minutes", "interval_s", "seed", "mode", "config", "model", "summary", "samples"}
+    assert set(doc) == {
+        "profile",
+        "minutes",
+        "interval_s",
+        "seed",
+        "mode",
+        "config",
+        "model",
+        "summary",
+        "samples",
+    }
     assert set(doc["samples"][0]) == {
-        "t_s", "load", "inlet_c", "temp_c", "reading_c", "state", "effective_mode", "target_percent",
-        "applied_percent", "duty_pct", "wrote",
+        "t_s",
+        "load",
+        "inlet_c",
+        "temp_c",
+        "reading_c",
+        "state",
+        "effective_mode",
+        "target_percent",
+        "applied_percent",
+        "duty_pct",
+        "wrote",
     }
 
 
