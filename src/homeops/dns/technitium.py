@@ -117,6 +117,8 @@ class TechnitiumClient:
         status = doc.get("status")
         if status != "ok":
             message = str(doc.get("errorMessage") or status)
+            if status == "2fa-required":
+                message += " (use an API token for automation)"
             raise TechnitiumError(self.name, "/api/user/login", "auth", f"login failed: {message}")
         token = doc.get("token")
         if not isinstance(token, str) or not token:

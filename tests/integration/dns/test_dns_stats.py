@@ -40,7 +40,9 @@ def test_invalid_token_on_one_instance_exits_4_and_pushes_nothing(trio, dns_cli,
     for s in trio.all[:2]:
         s.api_tokens.add("tok")
     dns_cli.monkeypatch.setenv("TECH_TOKEN", "tok")
-    dns_cli.configure(trio.instances(), api_token="env:TECH_TOKEN", pushgateway=pushgateway.url, stats_job=job)
+    dns_cli.configure(
+        trio.instances(), api_token="env:TECH_TOKEN", pushgateway=pushgateway.url, stats_job=job
+    )
     result = dns_cli.run("stats", "--json")
     assert result.exit_code == 4
     doc = dns_cli.json(result)
