@@ -247,14 +247,20 @@ def run_sync(rt: Runtime, *, dry_run: bool, delete_stale: bool) -> SyncReport:
     eligible = counted(primary_zones)
     report.primary_count = len(eligible)
     options: dict[str, dict[str, Any]] = {}
-    for zone in eligible:
-        if zone.type == "Primary":
-            try:
-                options[zone.name] = pclient.zone_options(zone.name)
-            except TechnitiumError as exc:
-                warn(f"{primary.name}: cannot read options of {zone.name}: {exc.message}")
-                report.failures += 1
-                options[zone.name] = {"zoneTransfer": s.zone_transfer}  # unknown: leave it alone
+
+    def read_options(zone: Zone) -> dict[str, Any] | str:
+        try:
+            return pclient.zone_options(zone.name)
+        except TechnitiumError as exc:
+            return exc.message
+
+    primaries = [z for z in eligible if z.type == "Primary"]
+    for zone, got in zip(primaries, rt.map(primaries, read_options), strict=True):
+        if isinstance(got, str):
+            warn(f"{primary.name}: cannot read options of {zone.name}: {got}")
+            report.failures += 1
+            got = {"zoneTransfer": s.zone_transfer}  # unknown: leave it alone
+        options[zone.name] = got
     report.primary_outcomes = [
         ActionOutcome(a) for a in plan_primary(primary.name, eligible, options, s.zone_transfer)
     ]
