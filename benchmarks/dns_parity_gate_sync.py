@@ -12,15 +12,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from homeops.dns.checks import run_parity  # noqa: E402
-from homeops.dns.gate import run_gate  # noqa: E402
-from homeops.dns.service import Runtime  # noqa: E402
-from homeops.dns.settings import Instance, Settings  # noqa: E402
-from homeops.dns.sync import run_sync  # noqa: E402
-from homeops.settings import Secret  # noqa: E402
-from tests.integration.dns.conftest import UdpRelay  # noqa: E402
-from tests.services.bind import start_bind  # noqa: E402
-from tests.standins.technitium import TechnitiumStandin  # noqa: E402
+from homeops.dns.checks import run_parity
+from homeops.dns.gate import run_gate
+from homeops.dns.service import Runtime
+from homeops.dns.settings import Instance, Settings
+from homeops.dns.sync import run_sync
+from homeops.settings import Secret
+from tests.integration.dns.conftest import UdpRelay
+from tests.services.bind import start_bind
+from tests.standins.technitium import TechnitiumStandin
 
 os.environ.setdefault("TECH_USER", "admin")
 os.environ.setdefault("TECH_PASS", "s3cret")
