@@ -118,12 +118,7 @@ def proxied(registry: RegistryServer) -> Iterator[tuple[FaultProxy, FixtureImage
 def verify(host: str, ref: str, deep: bool = False, retries: int = 3) -> Any:
     sleeps: list[float] = []
 
-    def sleep(s: float) -> None:
-        sleeps.append(s)
-        if s >= 1:  # Retry-After: 1 is honoured for real once
-            import time
-
-            time.sleep(s)
+    sleep = sleeps.append  # the delays chosen are recorded; waiting them out adds nothing to the test
 
     with (
         RegistryClient(ClientOptions(retries=retries), None, sleep=sleep) as client,
@@ -138,7 +133,7 @@ def test_503_twice_then_pass(proxied: tuple[FaultProxy, FixtureImage]) -> None:
     proxy.plan = {f"/manifests/{image.children['linux/amd64']}": ["503", "503"]}
     result, sleeps = verify(proxy.host, image.ref)
     assert result.ok, result.problems
-    assert len([s for s in sleeps if s < 1]) == 2
+    assert len(sleeps) == 2 and all(0.25 <= s <= 1.5 for s in sleeps)
 
 
 def test_503_every_time_is_server_error(proxied: tuple[FaultProxy, FixtureImage]) -> None:
