@@ -203,13 +203,13 @@ def dellfan_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ipmi_sim(dellfan_plugin: Path) -> Iterator[IpmiSim]:
-    """A running R730-shaped ipmi_sim on 127.0.0.1 (CPUs 60/55 °C, already polled); stopped by PID."""
+    """A running R730-shaped ipmi_sim on 127.0.0.1 (CPUs 60/55 °C; call ``wait_cpu_polled`` before a
+    process reads them: they read 0 until the first poll); stopped by PID."""
     binary = require_binary("ipmi_sim", "openipmi")
     root = Path(tempfile.mkdtemp(prefix="homeops-ipmisim-"))
     sim = IpmiSim(root, dellfan_plugin, binary)
     try:
         sim.start()
-        sim.wait_cpu_polled()
         yield sim
     finally:
         sim.stop()

@@ -36,15 +36,19 @@ def controller(
 
 
 def warm_up(bmc: IpmiBmc) -> None:
-    """Open the session before the test starts: a fresh pyghmi login sometimes retries its first packet."""
+    """Open the session and wait for the file-polled CPUs (they read 0 until the simulator's first poll)."""
     from homeops.fan.ports import BmcError
 
-    for _ in range(3):
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
         try:
-            bmc.sensors()
-            return
+            temps = [s.value for s in bmc.sensors() if s.name == "Temp"]
+            if len(temps) == 2 and all(temps):
+                return
         except BmcError:
-            continue
+            pass
+        time.sleep(0.1)
+    raise AssertionError("ipmi_sim CPUs never read")
 
 
 def until(ctl: Controller, check: Callable[[Record], bool], *, tries: int = 25, pause: float = 0.2) -> Record:

@@ -22,6 +22,7 @@ from tests.services.ipmi_sim import restart
 
 
 def _env(sim, tmp_path: Path, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    sim.wait_cpu_polled()
     cfg = tmp_path / "config.toml"
     cfg.write_text(
         "[fan]\n"
