@@ -5,6 +5,7 @@ ipmi_sim, Home Assistant stand-in and pushgateway. Run by hand: `.venv/bin/pytho
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import statistics
@@ -73,10 +74,8 @@ def cpu_seconds(pids: list[int]) -> float:
 def rss_bytes(pids: list[int]) -> int:
     total = 0
     for pid in pids:
-        try:
+        with contextlib.suppress(OSError):
             total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
-        except OSError:
-            pass
     return total
 
 
