@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from homeops.schedule import ScheduledJob
-from homeops.schedule_render import DEFAULT_EXEC
 
 # The full hardened unit with the watchdog is `homeops fan unit`; this generic rendering keeps Type=simple,
 # so it carries no WatchdogSec (systemd would kill a Type=simple service that never notifies).
