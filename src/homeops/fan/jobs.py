@@ -15,7 +15,7 @@ JOBS: tuple[ScheduledJob, ...] = (
         argv=("fan", "run", "--bmc", "local"),
         kind="service",
         systemd_extra=(
-            f"ExecStopPost={DEFAULT_EXEC} fan auto --bmc local",
+            "ExecStopPost={exec} fan auto --bmc local",
             "RuntimeDirectory=homeops",
             "TimeoutStopSec=30",
         ),
