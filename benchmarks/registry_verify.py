@@ -119,7 +119,7 @@ def original_curl(refs: list[str]) -> tuple[float, int]:
         host, rest = ref.split("/", 1)
         repo, tag = rest.rsplit(":", 1)
 
-        def get(path: str) -> dict[str, object]:
+        def get(path: str, host: str = host) -> dict[str, object]:
             out = subprocess.run(
                 ["curl", "-sf", "-H", f"Accept: {ACCEPT}", f"http://{host}{path}"],
                 capture_output=True,

@@ -107,13 +107,24 @@ def find_registries(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
+_ABSENT = "absent"
+
+
 def _read_link(path: str) -> str | None:
-    """``sha256:<hex>`` from a link file, or None when it is not exactly that (71 bytes, no newline)."""
+    """``sha256:<hex>`` from a link file, ``_ABSENT`` when there is none, None when it is not exactly that
+    (71 bytes, no newline)."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(128)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return _ABSENT
     except OSError:
         return None
+    try:  # os.read on a raw fd: a third of the cost of open() for 30,000 tiny files
+        data = os.read(fd, 128)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     m = _LINK.match(data)
     return f"sha256:{m.group(1).decode()}" if m and len(data) == 71 else None
 
@@ -132,10 +143,11 @@ class _Scanner:
         self.stale_s = stale_hours * 3600
         self.now = now
         self._exists: dict[str, bool] = {}
+        self._blobs = f"{v2}/blobs/sha256"
 
     def blob_path(self, digest: str) -> str:
-        hexd = digest.split(":", 1)[1]
-        return os.path.join(self.v2, "blobs", "sha256", hexd[:2], hexd, "data")
+        hexd = digest[7:]
+        return f"{self._blobs}/{hexd[:2]}/{hexd}/data"
 
     def blob_exists(self, digest: str) -> bool:
         found = self._exists.get(digest)
@@ -166,16 +178,16 @@ class _Scanner:
     def links(self, base: str) -> dict[str, str | None]:
         """``<hex>`` dir name → digest in its link (None when the link is bad), below ``base/sha256``."""
         out: dict[str, str | None] = {}
-        for entry in _subdirs(os.path.join(base, "sha256")):
-            out[entry.name] = _read_link(os.path.join(entry.path, "link"))
+        for entry in _subdirs(f"{base}/sha256"):
+            out[entry.name] = _read_link(f"{entry.path}/link")
         return out
 
     def repository(self, path: str, repo: str) -> None:
-        layers_dir = os.path.join(path, "_layers")
+        layers_dir = f"{path}/_layers"
         layer_links = self.links(layers_dir)
         for hexd, digest in sorted(layer_links.items()):
             self.result.layer_links_checked += 1
-            link = os.path.join(layers_dir, "sha256", hexd, "link")
+            link = f"{layers_dir}/sha256/{hexd}/link"
             if digest is None or digest != f"sha256:{hexd}":
                 self.add(
                     Finding("bad_link", repo, f"sha256:{hexd}", detail=f"{link} is not sha256:<its hex>")
@@ -193,7 +205,7 @@ class _Scanner:
                     )
                 )
         linked = {f"sha256:{h}" for h, d in layer_links.items() if d == f"sha256:{h}"}
-        rev_dir = os.path.join(path, "_manifests", "revisions")
+        rev_dir = f"{path}/_manifests/revisions"
         revisions = self.links(rev_dir)
         have_rev = {f"sha256:{h}" for h, d in revisions.items() if d == f"sha256:{h}"}
         for hexd, digest in sorted(revisions.items()):
@@ -206,12 +218,10 @@ class _Scanner:
                 )
                 continue
             self.revision(repo, digest, linked, have_rev)
-        tags_dir = os.path.join(path, "_manifests", "tags")
-        for entry in sorted(_subdirs(tags_dir), key=lambda e: e.name):
-            link = os.path.join(entry.path, "current", "link")
-            if not os.path.exists(link):
+        for entry in sorted(_subdirs(f"{path}/_manifests/tags"), key=lambda e: e.name):
+            digest = _read_link(f"{entry.path}/current/link")
+            if digest == _ABSENT:
                 continue
-            digest = _read_link(link)
             if digest is None:
                 self.add(
                     Finding(
@@ -220,9 +230,9 @@ class _Scanner:
                 )
             elif digest not in have_rev:
                 self.add(Finding("tag_without_revision", repo, digest, detail=f"tag {entry.name}"))
-        for entry in _subdirs(os.path.join(path, "_uploads")):
+        for entry in _subdirs(f"{path}/_uploads"):
             try:
-                started = os.stat(os.path.join(entry.path, "startedat")).st_mtime
+                started = os.stat(f"{entry.path}/startedat").st_mtime
             except OSError:
                 continue
             if self.now - started > self.stale_s:
