@@ -136,3 +136,15 @@ def test_probe_job_conflict_is_usage(registry: RegistryServer, env: dict[str, st
     args = [registry.host, "--pushgateway", "http://127.0.0.1:9/metrics/job/a", "--job", "b"]
     result = probe(args, env)
     assert result.exit_code == 2
+
+
+def test_probe_deadline_skips_and_exits_4(registry: RegistryServer, env: dict[str, str]) -> None:
+    p = Pusher(registry)
+    push_single(p, "deadline/x", "a")
+    push_single(p, "deadline/x", "b", salt="b")
+    p.close()
+    result = probe([registry.host, "--repo", "deadline/*", "--deadline", "0", "--json"], env)
+    assert result.exit_code == 4
+    doc = json.loads(result.stdout)
+    assert sorted(doc["skipped_tags"]) == ["deadline/x:a", "deadline/x:b"]
+    assert doc["tags_checked"] == 0 and doc["catalog_accessible"] == 1
