@@ -224,9 +224,11 @@ def _retention(
     json_output: bool,
 ) -> None:
     from homeops.registry.retention_cli import run
+    from homeops.registry.service import load_settings_and_legacy
 
+    settings, legacy_dry_run = load_settings_and_legacy()
     report, code = run(
-        _settings(),
+        settings,
         flags,
         apply_=apply_,
         backend=backend,
@@ -238,7 +240,7 @@ def _retention(
         protect_regex=protect_regex,
         max_deletes=max_deletes,
         yes=yes,
-        dry_run=dry_run,
+        dry_run=dry_run or legacy_dry_run,  # the old CronJob's DRY_RUN=true forces a plan
     )
     _finish(report, code, json_output)
 

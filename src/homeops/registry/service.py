@@ -33,10 +33,67 @@ def settings_of(config: Config) -> Settings:
     return config.table("registry", Settings)
 
 
+# Old CronJob variables → [registry] keys (§4 legacy_env_file); they fill only keys nothing else sets.
+LEGACY_KEYS = {
+    "REGISTRY_INSTANCE": "probe_instance",
+    "PUSHGATEWAY": "probe_pushgateway",
+    "TAGS_PER_REPO": "probe_tags",
+    "REG_USER": "username",
+    "REG_PASS": "password",
+    "FORGEJO_OWNER": "retention_owner",
+    "KEEP_LAST_N": "retention_keep",
+    "FORGEJO_TOKEN": "retention_token",
+}
+
+
+def parse_legacy_env(path: str) -> tuple[dict[str, tuple[str, str]], bool]:
+    """The ``[registry]`` keys a legacy ``KEY=VALUE`` file supplies, and whether it says ``DRY_RUN=true``."""
+    try:
+        lines = open(path, encoding="utf-8").read().splitlines()  # noqa: SIM115 - tiny file, read once
+    except OSError as exc:
+        raise UsageError(
+            f"legacy_env_file {path} cannot be read: {exc.strerror}", "fix registry.legacy_env_file"
+        ) from None
+    values: dict[str, tuple[str, int]] = {}
+    for number, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key.strip()] = (value.strip().strip("'\""), number)
+    out: dict[str, tuple[str, str]] = {}
+    for key, target in LEGACY_KEYS.items():
+        if key in values:
+            out[target] = (values[key][0], f"env-file:{path}:{values[key][1]}")
+    if "REGISTRY_HOST" in values:
+        scheme = values.get("REGISTRY_SCHEME", ("https", 0))[0] or "https"
+        out["probe_url"] = (
+            f"{scheme}://{values['REGISTRY_HOST'][0]}",
+            f"env-file:{path}:{values['REGISTRY_HOST'][1]}",
+        )
+    if "FORGEJO_HOST" in values:
+        host = values["FORGEJO_HOST"][0]
+        url = host if "://" in host else f"http://{host}"
+        out["retention_url"] = (url, f"env-file:{path}:{values['FORGEJO_HOST'][1]}")
+    dry = values.get("DRY_RUN", ("", 0))[0].lower() == "true"
+    return out, dry
+
+
 def load_settings() -> Settings:
+    """The ``[registry]`` table; a ``legacy_env_file`` fills keys the file and overrides leave unset."""
+    settings, _ = load_settings_and_legacy()
+    return settings
+
+
+def load_settings_and_legacy() -> tuple[Settings, bool]:
+    """(settings, legacy ``DRY_RUN=true``)."""
     from homeops.config import load
 
-    return settings_of(load())
+    first = settings_of(load())
+    if not first.legacy_env_file:
+        return first, False
+    keys, dry = parse_legacy_env(first.legacy_env_file)
+    return settings_of(load(legacy={"registry": keys})), dry
 
 
 def build_client(settings: Settings, host: str, flags: Flags) -> RegistryClient:

@@ -148,3 +148,24 @@ def test_probe_deadline_skips_and_exits_4(registry: RegistryServer, env: dict[st
     doc = json.loads(result.stdout)
     assert sorted(doc["skipped_tags"]) == ["deadline/x:a", "deadline/x:b"]
     assert doc["tags_checked"] == 0 and doc["catalog_accessible"] == 1
+
+
+def test_probe_from_legacy_env_file(registry: RegistryServer, tmp_path: Path) -> None:
+    p = Pusher(registry)
+    push_single(p, "legacy/x", "a")
+    p.close()
+    envfile = tmp_path / "probe.env"
+    envfile.write_text(
+        f"REGISTRY_HOST={registry.host}\nREGISTRY_SCHEME=http\nREGISTRY_INSTANCE=old-label\nTAGS_PER_REPO=1\n"
+        "REG_PASS=never-shown\n"
+    )
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        f'[registry]\nlegacy_env_file = "{envfile}"\nprobe_repos = ["legacy/*"]\nprobe_instance = "toml-wins"\n'
+    )
+    result = probe(["--json"], {"HOMEOPS_CONFIG": str(cfg), "DOCKER_CONFIG": str(tmp_path)})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["url"] == f"http://{registry.host}" and doc["instance"] == "toml-wins"
+    assert doc["tags_checked"] == 1
+    assert "never-shown" not in result.stdout + result.stderr
