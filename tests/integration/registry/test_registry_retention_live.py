@@ -138,3 +138,20 @@ def test_max_deletes_refuses(registry_fn: RegistryServer, env: dict[str, str]) -
     )
     assert result.exit_code == 3
     assert "--max-deletes" in result.stderr
+
+
+def test_gc_guards_and_counts(registry_fn: RegistryServer, env: dict[str, str]) -> None:
+    p = Pusher(registry_fn)
+    push_image(p, "gc/app", "v1")
+    p.close()
+    base = ["gc", "--config", str(registry_fn.config), "--binary", registry_fn.binary]
+    serving = run([*base, "--yes"], env)
+    assert serving.exit_code == 3 and "serving" in serving.stderr
+    registry_fn.stop()
+    untagged = run([*base, "--delete-untagged", "--yes"], env)
+    assert untagged.exit_code == 3 and "2.8.2" in untagged.stderr
+    dry = run([*base, "--dry-run", "--json"], env)
+    assert dry.exit_code == 0, dry.stdout + dry.stderr
+    doc = json.loads(dry.stdout)
+    assert doc["dry_run"] is True and doc["changed"] is False
+    assert doc["marked"] == 11 and doc["blobs_eligible"] == 0
