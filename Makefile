@@ -9,9 +9,12 @@ $(UV):
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-# The venv, exactly as uv.lock pins it (dev tools included).
+# The venv, exactly as uv.lock pins it (dev tools included). Byte-code is compiled up front because an
+# environment with PYTHONDONTWRITEBYTECODE=1 would otherwise recompile Typer and pydantic on every start
+# (~230 ms per command; benchmarks/RESULTS.md).
 setup: $(UV)
-	UV_PYTHON_DOWNLOADS=never $(UV) sync --quiet --locked --extra dev
+	UV_PYTHON_DOWNLOADS=never $(UV) sync --quiet --locked --extra dev --compile-bytecode
+	$(BIN)/python -m compileall -q src
 
 # README step 1: set up and run the main job offline on the embedded defaults.
 demo: setup

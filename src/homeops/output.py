@@ -57,18 +57,27 @@ def err_console() -> Console:
 
 def to_jsonable(value: Any) -> Any:
     """Turn results (dataclasses, enums, paths, datetimes, tuples) into plain JSON values."""
-    if isinstance(value, HasJson) and not isinstance(value, type):
-        return to_jsonable(value.to_json())
+    # Plain values first: this runs once per value of large documents (kms parse), and a runtime-checkable
+    # Protocol isinstance is slow.
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    to_json = getattr(value, "to_json", None)
+    if callable(to_json) and not isinstance(value, type):
+        return to_jsonable(to_json())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
         return to_jsonable(value.value)
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, (Path, datetime)):
-        return str(value) if isinstance(value, Path) else value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
     if isinstance(value, (Sequence, set, frozenset)):
         return [to_jsonable(v) for v in value]
     raise TypeError(f"cannot render {type(value).__name__} as JSON")

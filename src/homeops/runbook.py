@@ -4,6 +4,8 @@ against the real command tree, so a runbook cannot drift from the CLI.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import shlex
 from dataclasses import dataclass
@@ -104,6 +106,12 @@ def split_command(text: str) -> list[str]:
 
 def check_command(words: list[str]) -> str | None:
     """Parse ``words`` against the real tree; None when they form a valid invocation, else why not."""
+    # Eager options (--version, --help) print while parsing; a check must not.
+    with contextlib.redirect_stdout(io.StringIO()):
+        return _parse_words(words)
+
+
+def _parse_words(words: list[str]) -> str | None:
     import typer
     from typer import _click
     from typer.exceptions import Exit, TyperException
