@@ -16,10 +16,10 @@ setup: $(UV)
 	UV_PYTHON_DOWNLOADS=never $(UV) sync --quiet --locked --extra dev --compile-bytecode
 	$(BIN)/python -m compileall -q src
 
-# README step 1: set up and run the main job offline on the embedded defaults.
+# README step 1: set up and run the main job offline on the embedded defaults: the real fan controller
+# against a thermal model in virtual time (no config file, no hardware, no network).
 demo: setup
-	$(BIN)/homeops doctor
-	$(BIN)/homeops manifest
+	$(BIN)/homeops fan simulate
 
 # README step 2: install the test services (root), set up, run every test (slow ones included).
 test: setup

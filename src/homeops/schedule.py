@@ -29,6 +29,8 @@ class ScheduledJob:
     on_calendar: str = ""
     cron: str = ""
     needs_yes: bool = False
+    # systemd Restart= of a service: a daemon that exits 0 on SIGTERM may still need to come back.
+    restart: Literal["no", "on-failure", "always"] = "on-failure"
     # Extra systemd [Service] lines (e.g. ExecStopPost for the fan daemon); never secrets.
     systemd_extra: tuple[str, ...] = ()
     # Where the job runs: "host" jobs are systemd-only (they touch hardware); "cluster" may be either.

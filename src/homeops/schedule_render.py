@@ -39,7 +39,7 @@ def render_systemd(
         "[Service]",
     ]
     if job.kind == "service":
-        service += ["Type=simple", f"ExecStart={exec_line}", "Restart=on-failure", "RestartSec=5s"]
+        service += ["Type=simple", f"ExecStart={exec_line}", f"Restart={job.restart}", "RestartSec=5s"]
     else:
         service += ["Type=oneshot", f"ExecStart={exec_line}"]
     if config_path:

@@ -12,8 +12,8 @@ JOBS: tuple[ScheduledJob, ...] = (
         argv=("kms", "watch"),
         kind="service",
         # A daemon that exits 0 on SIGTERM must still come back after any exit (the original sidecar restarts
-        # with its pod); systemd takes the last Restart= assignment.
-        systemd_extra=("Restart=always",),
+        # with its pod).
+        restart="always",
         runs_on="any",
     ),
 )

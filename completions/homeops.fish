@@ -1,0 +1,1 @@
+complete --command homeops --no-files --arguments "(env _HOMEOPS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) homeops)" --condition "env _HOMEOPS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) homeops"
