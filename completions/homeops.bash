@@ -1,4 +1,3 @@
-
 _homeops_completion() {
     local IFS=$'
 '

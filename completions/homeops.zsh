@@ -1,4 +1,3 @@
-
 #compdef homeops
 
 _homeops_completion() {

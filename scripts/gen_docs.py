@@ -71,7 +71,8 @@ def completion(shell: str) -> str:
     env = _env()
     env["_HOMEOPS_COMPLETE"] = SHELLS[shell]
     out = subprocess.run([str(exe)], capture_output=True, text=True, env=env, check=True, cwd=ROOT)
-    return out.stdout
+    # zsh autoloads `_homeops` from $fpath only when `#compdef` is the very first line.
+    return out.stdout.lstrip("\n")
 
 
 def readme_with_reference(readme: str, reference: str) -> str:
