@@ -44,7 +44,9 @@ def render_systemd(
         service += ["Type=oneshot", f"ExecStart={exec_line}"]
     if config_path:
         service.append(f"Environment=HOMEOPS_CONFIG={config_path}")
-    service += [line.replace("{exec}", exec_path) for line in job.systemd_extra]  # e.g. the fan's ExecStopPost
+    service += [
+        line.replace("{exec}", exec_path) for line in job.systemd_extra
+    ]  # e.g. the fan's ExecStopPost
     service += ["NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectHome=read-only", "ProtectSystem=full"]
     if job.kind == "service":
         service += ["", "[Install]", "WantedBy=multi-user.target"]
