@@ -24,7 +24,7 @@ def _shown(value: Any) -> Any:
     if isinstance(value, Secret):
         return value.describe() if value.legacy_value is not None else list(value.refs)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        from homeops.config import key_name
+        from homeops.config_schema import key_name
 
         return {key_name(f.name): _shown(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
@@ -46,7 +46,7 @@ def _secrets(value: Any, key: str) -> Iterator[tuple[str, Secret]]:
         if value:
             yield key, value
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        from homeops.config import key_name
+        from homeops.config_schema import key_name
 
         for f in dataclasses.fields(value):
             yield from _secrets(getattr(value, f.name), f"{key}.{key_name(f.name)}")

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import pytest
 
-from homeops import config
+from homeops import config, config_schema
 from homeops.commands.config import _secrets, _shown
 from homeops.errors import ConfigError
 from homeops.settings import Secret, secret, setting
@@ -67,7 +67,7 @@ def build(text: str, tmp_path: Path) -> Demo:
     loader = config._Loader(path, text)
     raw = tomllib.loads(text)["demo"]
     config._record_file_sources(raw, "demo", loader)
-    built: Demo = config._build(Demo, raw, "demo", str(path), loader)
+    built: Demo = config_schema.build(Demo, raw, "demo", str(path), loader)
     return built
 
 
@@ -203,7 +203,7 @@ def test_legacy_bad_value_names_the_line(tmp_path: Path) -> None:
     ],
 )
 def test_from_text(text: str, tp: Any, value: Any) -> None:
-    assert config._from_text(text, tp) == value
+    assert config_schema.from_text(text, tp) == value
 
 
 def test_table_type_mismatch_and_missing_explicit_file(tmp_path: Path) -> None:
