@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from homeops.errors import ProblemFound, Refused, UsageError
+from homeops.registry.creds import Credentials
 
 SUFFIX = ".tar.gz"
 
@@ -286,6 +287,26 @@ class Resolved:
     pull_ref: str  # host/repo@digest
 
 
+@contextlib.contextmanager
+def skopeo_authfile(host: str, credentials: Credentials) -> Iterator[str]:
+    """A containers ``auth.json`` for ``host`` only: 0600 in a private 0700 temp dir, removed afterwards.
+
+    skopeo reads the secret from this file, so it never shows in argv (``--src-creds`` would put it there).
+    """
+    import base64
+
+    private = tempfile.mkdtemp(prefix="homeops-skopeo-")  # mkdtemp makes it 0700
+    path = os.path.join(private, "auth.json")
+    try:
+        token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"auths": {host: {"auth": token}}}, fh)
+        yield path
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
 def pick_tool(tool: str) -> str:
     """``auto``: docker if its daemon answers within 5 s, else skopeo, else exit 2."""
     if tool != "auto":
@@ -309,6 +330,19 @@ def pick_tool(tool: str) -> str:
     raise UsageError("neither docker nor skopeo is available", "install skopeo or docker")
 
 
+def skopeo_argv(resolved: Resolved, platform: str, *, tls_verify: bool, authfile: str | None) -> list[str]:
+    """``skopeo copy`` of the platform child to a docker-archive on stdout; credentials only via the file."""
+    os_, arch, *variant = platform.split("/")
+    argv = ["skopeo", "copy", "--quiet", f"--override-os={os_}", f"--override-arch={arch}"]
+    if variant:
+        argv.append(f"--override-variant={variant[0]}")
+    if not tls_verify:
+        argv.append("--src-tls-verify=false")
+    if authfile:
+        argv.append(f"--src-authfile={authfile}")
+    return [*argv, f"docker://{resolved.pull_ref}", f"docker-archive:/dev/stdout:{resolved.full_name}"]
+
+
 def save(
     resolved: Resolved,
     directory: Path,
@@ -320,7 +354,7 @@ def save(
     keep: int,
     dry_run: bool,
     tls_verify: bool,
-    authfile: str | None,
+    credentials: Credentials | None,
     now: dt.datetime,
 ) -> SaveResult:
     """Steps 1–10 of §3.6; any failure leaves the previous tarballs and the symlink untouched."""
@@ -349,26 +383,25 @@ def save(
                 {"action": "delete", "file": r} for r in rotated
             ]
             return result
-        os_, arch, *variant = platform.split("/")
-        if tool == "docker":
-            subprocess.run(
-                ["docker", "pull", "--platform", platform, resolved.full_name],
-                check=False,
-                capture_output=True,
-            )
-            argv = ["docker", "save", resolved.full_name]
-        else:
-            argv = ["skopeo", "copy", "--quiet", f"--override-os={os_}", f"--override-arch={arch}"]
-            if variant:
-                argv.append(f"--override-variant={variant[0]}")
-            if not tls_verify:
-                argv.append("--src-tls-verify=false")
-            if authfile:
-                argv.append(f"--src-authfile={authfile}")
-            argv += [f"docker://{resolved.pull_ref}", f"docker-archive:/dev/stdout:{resolved.full_name}"]
         partial = directory / f".{final}.partial-{os.getpid()}"
         try:
-            size, digest = stream_to_partial(argv, partial)
+            if tool == "docker":
+                subprocess.run(
+                    ["docker", "pull", "--platform", platform, resolved.full_name],
+                    check=False,
+                    capture_output=True,
+                )
+            with contextlib.ExitStack() as stack:
+                authfile = None
+                if tool != "docker" and credentials is not None:
+                    host = resolved.pull_ref.split("/", 1)[0]
+                    authfile = stack.enter_context(skopeo_authfile(host, credentials))
+                argv = (
+                    ["docker", "save", resolved.full_name]
+                    if tool == "docker"
+                    else skopeo_argv(resolved, platform, tls_verify=tls_verify, authfile=authfile)
+                )
+                size, digest = stream_to_partial(argv, partial)
             problem = check_archive(partial, resolved.full_name)
             if problem:
                 raise ProblemFound(f"the new tarball failed its check: {problem}", "nothing was replaced")

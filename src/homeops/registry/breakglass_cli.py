@@ -10,6 +10,7 @@ from typing import Any
 
 from homeops.errors import ExitCode, Unreachable, UsageError
 from homeops.registry import breakglass as bg
+from homeops.registry.creds import Credentials
 from homeops.registry.service import Flags, build_client
 from homeops.registry.settings import Settings
 
@@ -21,10 +22,18 @@ def _dir(settings: Settings, directory: Path | None) -> Path:
     return d
 
 
-def resolve(
-    settings: Settings, flags: Flags, image: str, platform: str
-) -> tuple[bg.Resolved, str | None, bool]:
-    """(what to save, its tag, whether TLS is verified) from the registry; exit 4 when it cannot."""
+@dataclass(frozen=True)
+class Pull:
+    """What the registry said, and how the tool must pull it (credentials bound to the image's host)."""
+
+    resolved: bg.Resolved
+    tag: str | None
+    tls_verify: bool
+    credentials: Credentials | None
+
+
+def resolve(settings: Settings, flags: Flags, image: str, platform: str) -> Pull:
+    """What to save, from the registry with the run's credentials; exit 4 when it cannot."""
     from homeops.registry import media
     from homeops.registry.oci import RequestFailed, parse_json_object
     from homeops.registry.ref import is_loopback, parse_reference
@@ -71,7 +80,8 @@ def resolve(
     resolved = bg.Resolved(
         full, digest, child, sum(int(s) for s in sizes if isinstance(s, int)), f"{host}/{ref.repo}@{digest}"
     )
-    return resolved, ref.tag if not ref.digest else None, tls_verify
+    creds = client.credentials if client.credentials and client.credentials.host == ref.host else None
+    return Pull(resolved, ref.tag if not ref.digest else None, tls_verify, creds)
 
 
 def save(
@@ -88,7 +98,8 @@ def save(
 ) -> bg.SaveResult:
     d = _dir(settings, directory)
     plat = platform or settings.breakglass_platform
-    resolved, tag, tls_verify = resolve(settings, flags, image, plat)
+    pull = resolve(settings, flags, image, plat)
+    resolved = pull.resolved
     the_tool = (
         bg.pick_tool(tool or settings.breakglass_tool) if not dry_run else (tool or settings.breakglass_tool)
     )
@@ -97,13 +108,13 @@ def save(
         resolved,
         d,
         name=the_name,
-        tag=tag,
+        tag=pull.tag,
         platform=plat,
         tool=the_tool,
         keep=keep or settings.breakglass_keep,
         dry_run=dry_run,
-        tls_verify=tls_verify,
-        authfile=None,
+        tls_verify=pull.tls_verify,
+        credentials=pull.credentials,
         now=dt.datetime.now(dt.UTC),
     )
 

@@ -370,12 +370,14 @@ def breakglass_save(
     dry_run: DryRunFlag = False,
     plain_http: PlainHttp = False,
     insecure: Insecure = False,
+    username: Username = None,
+    password_stdin: PasswordStdin = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Pull IMAGE, write a verified .tar.gz atomically, swap the -latest symlink, keep N."""
     from homeops.registry.breakglass_cli import save
 
-    flags = _flags(plain_http, insecure, None, False, None, None)
+    flags = _flags(plain_http, insecure, username, password_stdin, None, None)
     result = save(
         _settings(),
         flags,

@@ -12,7 +12,13 @@ from typer.testing import CliRunner
 
 from homeops.cli import app
 from tests.services._common import require_binary
-from tests.services.registry import Pusher, RegistryServer, push_image
+from tests.services.registry import (
+    HTPASSWD_PASSWORD,
+    HTPASSWD_USER,
+    Pusher,
+    RegistryServer,
+    push_image,
+)
 
 
 @pytest.fixture
@@ -92,3 +98,62 @@ def test_failing_tool_leaves_previous_state(
         "fail-old.tar.gz",
     ]
     assert not list(d.glob(".*partial*"))
+
+
+def test_skopeo_saves_from_a_registry_that_needs_auth(
+    registry_htpasswd: RegistryServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The credentials reach skopeo through a 0600 authfile in a private dir, never argv, and are removed."""
+    real = require_binary("skopeo", "Debian skopeo")
+    p = Pusher(registry_htpasswd, HTPASSWD_USER, HTPASSWD_PASSWORD)
+    push_image(p, "bg/private", "v1", salt="auth")
+    p.close()
+    log = tmp_path / "skopeo.log"
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "skopeo").write_text(
+        "#!/bin/sh\n"
+        f'printf "ARGV %s\\n" "$*" >> {log}\n'
+        'for a in "$@"; do case "$a" in --src-authfile=*) f="${a#--src-authfile=}"\n'
+        f'  echo "FILE $f $(stat -c %a "$f") $(stat -c %a "$(dirname "$f")")" >> {log}\n'
+        f'  grep -c auths "$f" >> {log};; esac; done\n'
+        f'exec {real} "$@"\n'
+    )
+    (fake / "skopeo").chmod(0o755)
+    env = {**env, "PATH": f"{fake}:{os.environ['PATH']}"}
+    d = tmp_path / "bg"
+    image = f"{registry_htpasswd.host}/bg/private:v1"
+    args = ["save", image, "--dir", str(d), "--tool", "skopeo", "--json"]
+
+    anonymous = bg(args, env)
+    assert anonymous.exit_code == 4 and "requires credentials" in anonymous.stderr
+
+    saved = CliRunner().invoke(
+        app,
+        ["registry", "breakglass", *args, "--username", HTPASSWD_USER, "--password-stdin"],
+        input=HTPASSWD_PASSWORD + "\n",
+        env=env,
+        catch_exceptions=False,
+    )
+    assert saved.exit_code == 0, saved.stdout + saved.stderr
+    assert json.loads(saved.stdout)["changed"] is True
+    lines = log.read_text().splitlines()
+    argv = next(line for line in lines if line.startswith("ARGV "))
+    assert HTPASSWD_PASSWORD not in argv and "--src-creds" not in argv
+    _, authfile, file_mode, dir_mode = next(line for line in lines if line.startswith("FILE ")).split()
+    assert (file_mode, dir_mode) == ("600", "700")
+    assert not os.path.exists(authfile) and not os.path.exists(os.path.dirname(authfile))
+    assert HTPASSWD_PASSWORD not in saved.stdout + saved.stderr
+    assert bg(["list", "--dir", str(d), "--check"], env).exit_code == 0
+
+    # the same credentials from the config (a secret reference), as the break-glass pipeline runs it
+    d2 = tmp_path / "bg2"
+    configured = {
+        **env,
+        "HOMEOPS_REGISTRY__USERNAME": HTPASSWD_USER,
+        "HOMEOPS_REGISTRY__PASSWORD": "env:BG_PASS",
+        "BG_PASS": HTPASSWD_PASSWORD,
+    }
+    again = bg(["save", image, "--dir", str(d2), "--tool", "skopeo"], configured)
+    assert again.exit_code == 0, again.stdout + again.stderr
+    assert (d2 / "private-v1.tar.gz").is_file()
