@@ -33,6 +33,7 @@ class Response:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    trickle: float = 0.0  # seconds between body bytes: headers at once, then one byte at a time (a slow peer)
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -85,7 +86,14 @@ class StandinServer:
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(resp.body)))
                 self.end_headers()
-                if self.command != "HEAD":
+                if self.command != "HEAD" and resp.trickle:
+                    try:
+                        for i in range(len(resp.body)):
+                            self.wfile.write(resp.body[i : i + 1])
+                            time.sleep(resp.trickle)
+                    except OSError:  # the client gave up
+                        self.close_connection = True
+                elif self.command != "HEAD":
                     self.wfile.write(resp.body)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve

@@ -2,8 +2,9 @@
 
 Behaves like HA: a wrong Bearer token gets 401 ``401: Unauthorized``, an unknown entity 404
 ``{"message":"Entity not found."}``; timestamps use HA's format. Per-entity faults: ``status`` (e.g. 500),
-``body`` (garbage with 200) and ``delay`` (beyond the client deadline = a hang). Every request is logged as
-``(monotonic time, entity)``.
+``body`` (garbage with 200), ``delay`` (beyond the client deadline = a hang) and ``trickle`` (headers at once,
+then the body one byte every ``trickle`` seconds: defeats a per-phase read timeout). Every request is logged
+as ``(monotonic time, entity)``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Fault:
     status: int | None = None
     body: bytes | None = None
     delay: float = 0.0
+    trickle: float = 0.0
 
 
 @dataclass
@@ -65,10 +67,16 @@ class HomeAssistant:
             }
 
     def fault(
-        self, entity_id: str, *, status: int | None = None, body: bytes | None = None, delay: float = 0.0
+        self,
+        entity_id: str,
+        *,
+        status: int | None = None,
+        body: bytes | None = None,
+        delay: float = 0.0,
+        trickle: float = 0.0,
     ) -> None:
         with self.lock:
-            self.faults[entity_id] = Fault(status, body, delay)
+            self.faults[entity_id] = Fault(status, body, delay, trickle)
 
     def heal(self, entity_id: str | None = None) -> None:
         with self.lock:
@@ -102,7 +110,10 @@ class HomeAssistant:
                 return Response(200, fault.body, {"Content-Type": "application/json"})
         if doc is None:
             return Response.json({"message": "Entity not found."}, 404)
-        return Response.json(doc)
+        resp = Response.json(doc)
+        if fault is not None:
+            resp.trickle = fault.trickle
+        return resp
 
 
 @pytest.fixture
