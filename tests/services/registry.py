@@ -12,10 +12,13 @@ import gzip
 import hashlib
 import io
 import json
+import socket
 import subprocess
 import tarfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +181,100 @@ def registry_bearer(
         yield server
     finally:
         server.stop()
+
+
+class FaultProxy:
+    """Forwards to ``upstream``; ``plan`` maps a substring of ``"<METHOD> <path>"`` to a list of faults used up
+    in order: ``503``, ``429``, ``reset`` (half the body, then a reset) or ``hold`` (no answer: sets ``held``
+    and waits for ``release``, e.g. to interrupt a client while its DELETE is in flight)."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.http = httpx.Client(timeout=10)
+        self.plan: dict[str, list[str]] = {}
+        self.seen: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+        self.held, self.release = threading.Event(), threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+            def handle_one(self) -> None:
+                with outer.lock:
+                    outer.seen.append((self.command, self.path))
+                    fault = None
+                    for key, faults in outer.plan.items():
+                        if key in f"{self.command} {self.path}" and faults:
+                            fault = faults.pop(0)
+                            break
+                if fault == "503":
+                    return self.reply(503, b'{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}')
+                if fault == "429":
+                    return self.reply(429, b"", {"Retry-After": "1"})
+                if fault == "hold":
+                    outer.held.set()
+                    outer.release.wait(30)
+                    self.close_connection = True
+                    return None
+                up = outer.http.request(
+                    self.command,
+                    outer.upstream + self.path,
+                    headers={"Accept": self.headers.get("Accept", "*/*")},
+                )
+                headers = {
+                    k: v
+                    for k, v in up.headers.items()
+                    if k.lower() in ("content-type", "docker-content-digest")
+                }
+                if fault == "reset":
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(up.content)))
+                    self.end_headers()
+                    self.wfile.write(up.content[: len(up.content) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return None
+                return self.reply(
+                    up.status_code, up.content, headers, length=up.headers.get("Content-Length")
+                )
+
+            def reply(
+                self,
+                status: int,
+                body: bytes,
+                headers: dict[str, str] | None = None,
+                length: str | None = None,
+            ) -> None:
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header(
+                    "Content-Length", length if self.command == "HEAD" and length else str(len(body))
+                )
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_HEAD = do_DELETE = handle_one
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.http.close()
 
 
 # ---- pushing ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ time, re-check the kept closure before children, post-verify (specs/registry.md 
 from __future__ import annotations
 
 import fnmatch
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from homeops.registry.oci import RegistryClient, RequestFailed
 from homeops.registry.plan import Policy, RepoPlan, TagInfo, plan_repo
 from homeops.registry.ref import Reference
 from homeops.registry.verify import INTEGRITY, Walker
+from homeops.writes import Action
 
 MAX_PAGES = 100
 
@@ -30,6 +32,8 @@ class RetentionReport:
     failed: int = 0
     problems: list[str] = field(default_factory=list)
     next_step: str = ""
+    done: list[Action] = field(default_factory=list)  # for the audit line: what was deleted, by repo
+    in_flight: Action | None = None  # the DELETE a Ctrl-C interrupted: its outcome is unknown
 
     @property
     def changed(self) -> bool:
@@ -302,8 +306,19 @@ def apply(
 
 
 def _delete_one(backend: Backend, repo: str, item: dict[str, Any], report: RetentionReport) -> None:
-    outcome = backend.delete(repo, item)
+    action = Action("delete", f"{repo}@{item['digest']}", f"{item['kind']} {item['ref']}")
+    try:
+        outcome = backend.delete(repo, item)
+    except KeyboardInterrupt:
+        report.in_flight = Action(action.verb, action.target, f"{action.detail}, outcome unknown")
+        print(
+            f"homeops registry: interrupted while deleting {repo} {item['kind']} {item['ref']} "
+            f"({item['digest']}) — outcome unknown; run `homeops registry retention plan` to see what is left",
+            file=sys.stderr,
+        )
+        raise
     report.actions.append({"action": "delete", "ref": item["ref"], "digest": item["digest"]})
+    report.done.append(action)
     if outcome == "done":
         report.deleted += 1
     info(f"deleted {repo} {item['kind']} {item['ref']}" + (" (already gone)" if outcome == "gone" else ""))

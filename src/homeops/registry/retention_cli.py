@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from homeops.errors import ExitCode, Refused, UsageError
+from homeops.errors import ExitCode, HomeopsError, Refused, UsageError
 from homeops.registry.plan import Policy
 from homeops.registry.ref import parse_registry_url
 from homeops.registry.retention import Distribution, Forgejo, RetentionReport, apply, make_plans
@@ -107,10 +107,31 @@ def run(
                 result = fresh.verify(Reference(parsed.host, repo, tag, None, f"{parsed.host}/{repo}:{tag}"))
             return [f"{p.kind} {p.digest or ''} {p.detail}".strip() for p in result.problems]
 
-        apply(be, plans, globs, policy, report, verify_kept=verify_kept)
+        outcome = "failed"
+        try:
+            apply(be, plans, globs, policy, report, verify_kept=verify_kept)
+            outcome = "ok" if report.exit_code() == ExitCode.OK else "problem"
+        except HomeopsError as err:
+            left = total - report.deleted
+            raise type(err)(
+                f"{err.what} (deleted {report.deleted} of {total} planned; {left} not deleted)", err.fix
+            ) from None
+        except KeyboardInterrupt:
+            outcome = "interrupted"
+            raise
+        finally:
+            _audit(report, f"{be.name} {parsed.host}", outcome)
         if kind == "distribution" and report.deleted:
             info(
                 "next: blobs are reclaimed only by GC — stop the registry (or make it read-only), then run "
                 "`homeops registry retention gc --config <config.yml>` (never with -m on 2.8.x)"
             )
     return report, report.exit_code()
+
+
+def _audit(report: RetentionReport, target: str, outcome: str) -> None:
+    """One audit line for an apply that got as far as deleting: what was deleted and what was in flight."""
+    from homeops.writes import WriteResult, audit
+
+    actions = [*report.done, *([report.in_flight] if report.in_flight else [])]
+    audit("registry retention apply", target, WriteResult(report.changed, False, actions), outcome)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +14,14 @@ import pytest
 from typer.testing import CliRunner
 
 from homeops.cli import app
-from tests.services.registry import FixtureImage, Pusher, RegistryServer, push_image
+from tests.services.registry import (
+    FaultProxy,
+    FixtureImage,
+    Pusher,
+    RegistryServer,
+    push_image,
+    push_single,
+)
 from tests.standins.forgejo import ForgejoStandin
 
 
@@ -23,7 +34,13 @@ def env(tmp_path: Path) -> dict[str, str]:
         "NO_COLOR": "1",
         "FJ_TOKEN": "rw-token",
         "HOMEOPS_REGISTRY__RETENTION_TOKEN": "env:FJ_TOKEN",
+        "XDG_STATE_HOME": str(tmp_path / "state"),
     }
+
+
+def audit_lines(env: dict[str, str]) -> list[dict[str, Any]]:
+    path = Path(env["XDG_STATE_HOME"]) / "homeops" / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def run(args: list[str], env: dict[str, str]) -> Any:
@@ -79,6 +96,10 @@ def test_forgejo_keeps_every_child_of_kept_tags(
     again = run(["apply", *base, "--yes", "--json"], env)
     assert again.exit_code == 0
     assert json.loads(again.stdout)["changed"] is False
+    (line,) = audit_lines(env)  # one line for the apply that deleted; none for plans, refusals or no-ops
+    assert line["command"] == "registry retention apply" and line["result"] == "ok"
+    assert line["target"] == f"forgejo {forgejo.host}" and len(line["actions"]) == 12
+    assert "rw-token" not in (Path(env["XDG_STATE_HOME"]) / "homeops" / "audit.jsonl").read_text()
 
 
 def test_forgejo_read_only_token_is_refused(
@@ -117,6 +138,15 @@ def test_distribution_backend(registry_fn: RegistryServer, env: dict[str, str]) 
     applied = run(["apply", *base, "--yes"], env)
     assert applied.exit_code == 0, applied.stdout + applied.stderr
     assert "retention gc" in applied.stderr
+    (line,) = audit_lines(env)
+    assert line["result"] == "ok" and line["target"] == f"distribution {registry_fn.host}"
+    assert line["actions"] == [
+        {"verb": "delete", "target": f"d/app@{images[1].index}", "detail": "tag t1"},
+        *[
+            {"verb": "delete", "target": f"d/app@{child}", "detail": f"child {child}"}
+            for child in images[1].children.values()
+        ],
+    ]
     gone = CliRunner().invoke(
         app, ["registry", "verify", f"{registry_fn.host}/d/app@{images[1].index}"], env=env
     )
@@ -155,3 +185,43 @@ def test_gc_guards_and_counts(registry_fn: RegistryServer, env: dict[str, str]) 
     doc = json.loads(dry.stdout)
     assert doc["dry_run"] is True and doc["changed"] is False
     assert doc["marked"] == 11 and doc["blobs_eligible"] == 0
+
+
+def test_ctrl_c_during_a_delete_names_it_outcome_unknown(
+    registry_fn: RegistryServer, env: dict[str, str]
+) -> None:
+    """A real SIGINT while the registry holds the DELETE: exit 130, the in-flight tag named, audited."""
+    p = Pusher(registry_fn)
+    old = push_single(p, "int/app", "t0", created="2026-11-01T00:00:00Z", salt="0")
+    push_single(p, "int/app", "t1", created="2026-11-02T00:00:00Z", salt="1")
+    p.close()
+    proxy = FaultProxy(registry_fn.base)
+    proxy.plan = {"DELETE /v2/int/app/manifests/": ["hold"]}
+    try:
+        argv = ["registry", "retention", "apply", "--backend", "distribution", "--url", proxy.host]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "homeops", *argv, "--keep", "1", "--yes"],
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proxy.held.wait(30), "the DELETE never reached the registry"
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        proxy.stop()
+    assert proc.returncode == 130, out + err
+    assert f"int/app tag t0 ({old}) — outcome unknown" in err
+    assert "Traceback" not in err
+    (line,) = audit_lines(env)
+    assert line["result"] == "interrupted"
+    assert line["actions"] == [
+        {"verb": "delete", "target": f"int/app@{old}", "detail": "tag t0, outcome unknown"}
+    ]
