@@ -180,7 +180,15 @@ def _http() -> Any:
 
 
 def _send(
-    method: str, url: str, body: str | None, *, timeout: float, tries: int, retry_delay: float, action: str
+    method: str,
+    url: str,
+    body: str | None,
+    *,
+    timeout: float,
+    tries: int,
+    retry_delay: float,
+    action: str,
+    quiet: bool = False,
 ) -> PushResult:
     import httpx
 
@@ -207,7 +215,8 @@ def _send(
         error = f"HTTP {status}: {' '.join(response.text.split())[:200]}"
         if status < 500:
             break  # a client error will not change on retry
-    warn(f"metrics {action} to {shown} failed: {error}")
+    if not quiet:
+        warn(f"metrics {action} to {shown} failed: {error}")
     return PushResult(False, shown, status, error)
 
 
@@ -222,8 +231,11 @@ def push(
     timeout: float = 5.0,
     tries: int = 1,
     retry_delay: float = 1.0,
+    quiet: bool = False,
 ) -> PushResult:
-    """Push to a Pushgateway: PUT replaces the group, POST merges; never raises on a network failure."""
+    """Push to a Pushgateway: PUT replaces the group, POST merges; never raises on a network failure.
+
+    ``quiet``: no warning line on a failure (a daemon that reports outages itself reads ``error``)."""
     target = group_url(url, job, grouping)
     return _send(
         method,
@@ -233,6 +245,7 @@ def push(
         tries=tries,
         retry_delay=retry_delay,
         action="push",
+        quiet=quiet,
     )
 
 

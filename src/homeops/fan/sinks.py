@@ -1,6 +1,6 @@
 """Adapter: where each iteration's ``pve_fan_control_*`` gauges go: the Pushgateway (POST, job
 ``fan_control``, instance ``pve-r730``), a node-exporter textfile, or memory (simulate, tests). Never raises;
-one WARN per outage.
+one WARN when an outage starts and one INFO when it ends.
 """
 
 from __future__ import annotations
@@ -32,12 +32,43 @@ def families(gauges: Sequence[Gauge]) -> list[Family]:
     return [Family(name, helps[name], "gauge", tuple(samples[name])) for name in order]
 
 
+class Outage:
+    """One WARN when a sink starts failing, one INFO when it works again; ``failures`` counts the current
+    outage's failed publishes (0 = healthy)."""
+
+    def __init__(self, what: str, log: LogFn) -> None:
+        self.what, self.log = what, log
+        self.failures = 0
+
+    def failed(self, why: str) -> bool:
+        if not self.failures:
+            self.log("WARN", f"{self.what} failing: {why} (one warning until it works again)")
+        self.failures += 1
+        return False
+
+    def worked(self) -> bool:
+        if self.failures:
+            self.log("INFO", f"{self.what} back after {self.failures} failed")
+        self.failures = 0
+        return True
+
+
+def _shown(url: str) -> str:
+    from homeops.metrics import redact_url
+
+    try:
+        return redact_url(url)
+    except ValueError:
+        return "fan.pushgateway_url"
+
+
 class PushSink:
-    """POST to ``{url}/metrics/job/{job}/instance/{instance}`` within ``timeout``."""
+    """POST to ``{url}/metrics/job/{job}/instance/{instance}`` within ``timeout``; an outage is one WARN when
+    pushing starts failing and one INFO when it recovers, not a warning per iteration."""
 
     def __init__(self, url: str, job: str, instance: str, timeout: float, log: LogFn) -> None:
-        self.url, self.job, self.instance, self.timeout, self.log = url, job, instance, timeout, log
-        self.down = False
+        self.url, self.job, self.instance, self.timeout = url, job, instance, timeout
+        self.outage = Outage(f"push to {_shown(url)}", log)
 
     def publish(self, gauges: Sequence[Gauge]) -> bool:
         from homeops.metrics import push
@@ -51,23 +82,19 @@ class PushSink:
                 method="POST",
                 typed=True,
                 timeout=self.timeout,
+                quiet=True,  # the outage is reported here, once
             )
-            ok = result.pushed
         except Exception as exc:  # a bad URL must not stop control
-            ok = False
-            self.log("WARN", f"push failed: {type(exc).__name__}")
-        if ok and self.down:
-            self.log("INFO", "push back")
-        self.down = not ok
-        return ok
+            return self.outage.failed(type(exc).__name__)
+        return self.outage.worked() if result.pushed else self.outage.failed(result.error or "failed")
 
 
 class TextfileSink:
-    """A node-exporter ``.prom`` file, replaced atomically."""
+    """A node-exporter ``.prom`` file, replaced atomically; one WARN per outage."""
 
     def __init__(self, path: str, log: LogFn) -> None:
-        self.path, self.log = path, log
-        self.down = False
+        self.path = path
+        self.outage = Outage(f"textfile {path}", log)
 
     def publish(self, gauges: Sequence[Gauge]) -> bool:
         from homeops.metrics import write_textfile
@@ -75,12 +102,8 @@ class TextfileSink:
         try:
             write_textfile(self.path, families(gauges))
         except OSError as exc:
-            if not self.down:
-                self.log("WARN", f"textfile {self.path} not written: {exc.strerror}")
-            self.down = True
-            return False
-        self.down = False
-        return True
+            return self.outage.failed(exc.strerror or type(exc).__name__)
+        return self.outage.worked()
 
 
 class MemorySink:
