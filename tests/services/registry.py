@@ -2,7 +2,9 @@
 small deterministic multi-arch image over HTTP (test-services.md §3.1, registry.md §8).
 
 Fixtures: ``registry`` (session), ``registry_fn`` (function-scoped, for on-disk damage), ``registry_htpasswd``
-(session, bcrypt cost 5, user ``ci``) and ``registry_bearer`` (session, token auth against the stand-in).
+(session, bcrypt cost 5, user ``ci``), ``registry_bearer`` (session, token auth against the stand-in) and
+``registry_cache`` (function-scoped: a pull-through cache in front of a second registry). ``FaultProxy`` is a
+fault-injecting reverse proxy for any of them.
 """
 
 from __future__ import annotations
@@ -144,6 +146,22 @@ def registry_fn(tmp_path: Path) -> Iterator[RegistryServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def registry_cache(tmp_path: Path) -> Iterator[tuple[RegistryServer, RegistryServer]]:
+    """(upstream, cache): a pull-through cache (``proxy: {remoteurl}``) in front of a registry of its own."""
+    (tmp_path / "upstream").mkdir()
+    (tmp_path / "cache").mkdir()
+    upstream = _start(tmp_path / "upstream")
+    try:
+        cache = _start(tmp_path / "cache", extra=f'proxy: {{remoteurl: "{upstream.base}"}}\n')
+        try:
+            yield upstream, cache
+        finally:
+            cache.stop()
+    finally:
+        upstream.stop()
 
 
 def write_htpasswd(path: Path, users: dict[str, str]) -> None:

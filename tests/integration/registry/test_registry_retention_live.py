@@ -225,3 +225,40 @@ def test_ctrl_c_during_a_delete_names_it_outcome_unknown(
     assert line["actions"] == [
         {"verb": "delete", "target": f"int/app@{old}", "detail": "tag t0, outcome unknown"}
     ]
+
+
+def test_pull_through_cache_405_stops_retention(
+    registry_cache: tuple[RegistryServer, RegistryServer], env: dict[str, str]
+) -> None:
+    """A real distribution pull-through cache answers DELETE with 405 UNSUPPORTED: stop at once, exit 1."""
+    upstream, cache = registry_cache
+    p = Pusher(upstream)
+    digests = [
+        push_single(p, "pc/app", f"t{i}", created=f"2026-11-0{i + 1}T00:00:00Z", salt=f"pc{i}")
+        for i in range(3)
+    ]
+    p.close()
+    for i in range(3):  # pull every tag through the cache, so its catalog lists the repo
+        pulled = CliRunner().invoke(app, ["registry", "verify", f"{cache.host}/pc/app:t{i}"], env=env)
+        assert pulled.exit_code == 0, pulled.stdout + pulled.stderr
+    counter = FaultProxy(cache.base)  # forwards everything; counts the DELETEs that reach the cache
+    try:
+        base = ["--backend", "distribution", "--url", counter.host, "--keep", "1"]
+        plan = json.loads(run(["plan", *base, "--json"], env).stdout)
+        assert [d["ref"] for d in plan["repos"][0]["delete"]] == ["t1", "t0"]
+        applied = run(["apply", *base, "--yes"], env)
+    finally:
+        counter.stop()
+    assert applied.exit_code == 1, applied.stdout + applied.stderr
+    assert f"DELETE pc/app@{digests[1]} → 405 UNSUPPORTED" in applied.stderr
+    assert "pull-through cache" in applied.stderr
+    assert "deleted 0 of 2 planned; 2 not deleted" in applied.stderr
+    assert [path for method, path in counter.seen if method == "DELETE"] == [
+        f"/v2/pc/app/manifests/{digests[1]}"
+    ]  # it stopped at the first 405: t0 was never tried
+    (line,) = audit_lines(env)
+    assert line["result"] == "failed" and line["actions"] == []
+    for host in (upstream.host, cache.host):  # nothing was lost, upstream or cached
+        for i in range(3):
+            ok = CliRunner().invoke(app, ["registry", "verify", f"{host}/pc/app:t{i}"], env=env)
+            assert ok.exit_code == 0, (host, i, ok.stdout)
