@@ -7,6 +7,8 @@ modules (httpx, dnspython) are imported inside the commands.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -41,6 +43,25 @@ def _say(line: str) -> None:
     print(f"homeops dns: {line}", file=sys.stderr, flush=True)
 
 
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CronJob's pod being stopped) stops `dns sync` like Ctrl-C (specs/dns.md §6)."""
+    import signal
+
+    def raise_interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    except ValueError:  # not the main thread (an embedding caller): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @app.command("sync")
 @write
 def sync_cmd(
@@ -60,31 +81,24 @@ def sync_cmd(
 
     if delete_stale:
         confirm_destructive("delete stale Secondary zones on the replicas", yes=yes, dry_run=dry_run)
-    with _runtime() as rt:
-        report = None
-        try:
-            report = run_sync(rt, dry_run=dry_run, delete_stale=delete_stale)
-        except KeyboardInterrupt:
-            # Push status 1 so the alert sees the interrupted run, then leave with 130.
-            url = pushgateway or rt.settings.pushgateway
-            if not dry_run and not no_push and url:
-                from homeops.dns.sync import SyncReport
-
-                push_metrics(
-                    rt, SyncReport(dry_run=False, primary_ok=False, unreachable="interrupted"), url=url
-                )
-            raise
+    with _runtime() as rt, _sigterm_as_interrupt():
+        report = run_sync(rt, dry_run=dry_run, delete_stale=delete_stale)
         if not dry_run:
-            info(
-                f"Zone sync complete. {report.created} new zone(s) created. "
-                f"{report.failures} failures. status={report.status}"
-            )
+            if not report.interrupted:
+                info(
+                    f"Zone sync complete. {report.created} new zone(s) created. "
+                    f"{report.failures} failures. status={report.status}"
+                )
             url = pushgateway if pushgateway is not None else rt.settings.pushgateway
             if not no_push and url:
+                # An interrupted run pushes status 1 too, so the alert sees it.
                 report.pushed = push_metrics(rt, report, url=url)
                 if not report.pushed:
                     warn("zones synced, metrics not pushed")
     emit(report, json_output=json_output)
+    if report.interrupted:
+        _say(report.interrupted_line())
+        raise ExitWith(ExitCode.INTERRUPTED)
     if report.unreachable:
         _say(f"{report.unreachable} — check the primary's API and the credentials; no zone was changed")
         raise ExitWith(ExitCode.UNREACHABLE)

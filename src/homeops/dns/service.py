@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,12 +24,38 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def run_all(items: Sequence[T], fn: Callable[[T], R], concurrency: int) -> list[R]:
-    """``fn`` over ``items`` with at most ``concurrency`` at once; results in input order."""
+def run_all(
+    items: Sequence[T],
+    fn: Callable[[T], R],
+    concurrency: int,
+    *,
+    stop: threading.Event | None = None,
+    grace: float = 0.0,
+) -> list[R]:
+    """``fn`` over ``items`` with at most ``concurrency`` at once; results in input order.
+
+    On Ctrl-C (KeyboardInterrupt in the calling thread): set ``stop`` (workers check it before new work),
+    start nothing new, wait at most ``grace`` seconds for the calls in flight, then re-raise.
+    """
     if concurrency <= 1 or len(items) <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
-        return list(pool.map(fn, items))
+        try:
+            return [fn(i) for i in items]
+        except KeyboardInterrupt:
+            if stop is not None:
+                stop.set()
+            raise
+    pool = ThreadPoolExecutor(max_workers=min(concurrency, len(items)))
+    futures = [pool.submit(fn, i) for i in items]
+    try:
+        return [f.result() for f in futures]
+    except KeyboardInterrupt:
+        if stop is not None:
+            stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        wait(futures, timeout=grace)
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass
@@ -40,6 +67,9 @@ class Runtime:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
     kube_factory: Callable[[], KubeClient] | None = None
+    stop: threading.Event = field(default_factory=threading.Event)  # set on Ctrl-C: start no new call
+    # Set when a stopped run no longer waits for calls in flight: their late answers are not recorded.
+    gave_up: threading.Event = field(default_factory=threading.Event)
     _http: httpx.Client | None = field(default=None, repr=False)
     _kube: KubeClient | None = field(default=None, repr=False)
     _clients: dict[str, TechnitiumClient] = field(default_factory=dict, repr=False)
@@ -104,8 +134,14 @@ class Runtime:
         self.close()
 
     def map(self, items: Iterable[T], fn: Callable[[T], R]) -> list[R]:
-        """``run_all`` with the configured concurrency."""
-        return run_all(list(items), fn, self.settings.concurrency)
+        """``run_all`` with the configured concurrency, stopping on Ctrl-C (bounded by interrupt_grace)."""
+        return run_all(
+            list(items),
+            fn,
+            self.settings.concurrency,
+            stop=self.stop,
+            grace=self.settings.interrupt_grace,
+        )
 
     def dns_address(self, inst: Instance) -> tuple[str, int] | str:
         """An instance's DNS address: static, or its Ready pod's IP; a str is the reason there is none."""

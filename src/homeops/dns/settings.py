@@ -89,6 +89,9 @@ class Settings:
         "always", "When sync forces a full AXFR of a replica zone."
     )
     pushgateway: str = setting("http://prometheus-prometheus-pushgateway.monitoring:9091", "Pushgateway URL.")
+    interrupt_grace: float = setting(
+        15.0, "dns sync on Ctrl-C/SIGTERM: seconds to wait for API calls in flight.", min=0, max=300
+    )
     push_retry_delay: float = setting(
         1.0, "Seconds before the 2nd push try (doubled before the 3rd).", min=0, max=60
     )

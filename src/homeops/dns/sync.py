@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ class ActionOutcome:
     planned: PlannedAction
     ok: bool | None = None  # None = planned only (dry run)
     error: str = ""
-    result: str = "planned"  # planned | done | exists | failed
+    result: str = "planned"  # planned | in_flight | done | exists | failed | not_run (stopped by Ctrl-C)
 
     def to_json(self, with_instance: bool = True) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -74,6 +75,8 @@ class SyncReport:
     replicas: list[ReplicaReport] = field(default_factory=list)
     failures: int = 0
     pushed: bool = False
+    phase: str = "gather"  # gather | apply | recount: where an interruption stopped the run
+    interrupted: bool = False  # Ctrl-C/SIGTERM: no new calls were started after it
 
     @property
     def all_outcomes(self) -> list[ActionOutcome]:
@@ -85,7 +88,7 @@ class SyncReport:
 
     @property
     def status(self) -> int:
-        return 1 if self.failures or self.unreachable or not self.primary_ok else 0
+        return 1 if self.failures or self.unreachable or not self.primary_ok or self.interrupted else 0
 
     @property
     def changed(self) -> bool:
@@ -104,7 +107,29 @@ class SyncReport:
             "changed": self.changed,
             "pushed": self.pushed,
             "error": self.unreachable or None,
+            "interrupted": self.interrupted,
         }
+
+    def interrupted_line(self) -> str:
+        """The one line after Ctrl-C: what was changed, what may have changed, what was not run."""
+        if self.phase == "gather":
+            return "sync interrupted before any write — nothing was changed; run homeops dns sync again"
+
+        def names(items: list[ActionOutcome]) -> str:
+            shown = [f"{o.planned.action} {o.planned.zone} on {o.planned.instance}" for o in items[:5]]
+            return ", ".join(shown) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+
+        done = [o for o in self.all_outcomes if o.result == "done" and o.planned.action in CHANGES]
+        maybe = [o for o in self.all_outcomes if o.result == "in_flight"]
+        skipped = sum(1 for o in self.all_outcomes if o.result in ("planned", "not_run"))
+        parts = [f"{len(done)} change(s) made" + (f" ({names(done)})" if done else "")]
+        if maybe:
+            parts.append(f"{len(maybe)} call(s) still in flight may have changed {names(maybe)}")
+        parts.append(f"{skipped} planned action(s) not run")
+        return (
+            f"sync interrupted during {self.phase}: {'; '.join(parts)}; status=1"
+            " — run homeops dns sync again to finish"
+        )
 
     def render_human(self) -> str:
         lines = []
@@ -191,9 +216,25 @@ def _gather_replica(rt: Runtime, inst: Instance, eligible: set[str], delete_stal
     return g
 
 
+_RECORD = threading.Lock()  # outcomes are recorded, and given up on, under this lock
+
+
+def _record(rt: Runtime, o: ActionOutcome, ok: bool, result: str, error: str = "") -> bool:
+    """Record a call's answer, unless the run already stopped waiting for it (then the report stands)."""
+    with _RECORD:
+        if rt.gave_up.is_set():
+            return False
+        o.ok, o.result, o.error = ok, result, error
+        return True
+
+
 def _apply_one(rt: Runtime, inst: Instance, o: ActionOutcome, address: str) -> None:
+    if rt.stop.is_set():  # Ctrl-C: start no new write
+        o.result = "not_run"
+        return
     client = rt.client(inst)
     act, zone = o.planned.action, o.planned.zone
+    o.result = "in_flight"  # until the answer arrives, this call may or may not have changed the zone
     try:
         if act == "set_zone_transfer":
             client.set_zone_options(zone, zoneTransfer=rt.settings.zone_transfer)
@@ -206,7 +247,7 @@ def _apply_one(rt: Runtime, inst: Instance, o: ActionOutcome, address: str) -> N
             client.resync(zone)
         elif act == "delete":
             client.delete_zone(zone)
-        o.ok, o.result = True, "done"
+        _record(rt, o, True, "done")
     except TechnitiumError as exc:
         if act == "create" and exc.message.startswith("Zone already exists"):
             # Someone (another run) created it meanwhile: re-read; a Secondary zone there is fine.
@@ -215,9 +256,10 @@ def _apply_one(rt: Runtime, inst: Instance, o: ActionOutcome, address: str) -> N
             except TechnitiumError:
                 now = {}
             if zone in now and now[zone].type == "Secondary":
-                o.ok, o.result = True, "exists"
+                _record(rt, o, True, "exists")
                 return
-        o.ok, o.result, o.error = False, "failed", exc.message
+        if not _record(rt, o, False, "failed", exc.message):
+            return  # given up on after Ctrl-C: the report already says it may have changed
         if act == "create":
             info(f"ERROR: Failed to create {zone} on {inst.name}: {exc.message}")
         else:
@@ -225,16 +267,34 @@ def _apply_one(rt: Runtime, inst: Instance, o: ActionOutcome, address: str) -> N
 
 
 def run_sync(rt: Runtime, *, dry_run: bool, delete_stale: bool) -> SyncReport:
-    """Plan, then (unless dry run) apply and recount. Never raises for API failures: they are in the report."""
+    """Plan, then (unless dry run) apply and recount. Never raises for API failures: they are in the report.
+
+    Ctrl-C (KeyboardInterrupt) stops it: no new call starts, calls in flight get ``interrupt_grace`` seconds,
+    and the report so far comes back with ``interrupted`` set.
+    """
+    report = SyncReport(dry_run=dry_run, primary_name=rt.settings.primary.name)
+    try:
+        _sync(rt, report, delete_stale=delete_stale)
+    except KeyboardInterrupt:
+        rt.stop.set()
+        with _RECORD:
+            rt.gave_up.set()  # rt.map waited interrupt_grace; answers arriving later are not recorded
+        report.interrupted = True
+        if report.phase == "apply":
+            report.failures += sum(1 for o in report.all_outcomes if o.ok is False)
+    return report
+
+
+def _sync(rt: Runtime, report: SyncReport, *, delete_stale: bool) -> None:
     s = rt.settings
     primary = s.primary
-    report = SyncReport(dry_run=dry_run, primary_name=primary.name)
+    dry_run = report.dry_run
     try:
         report.transfer_address = transfer_address(rt)
     except HomeopsError as exc:
         report.unreachable = f"cannot read the transfer address: {exc.line()}"
         report.primary_ok = False
-        return report
+        return
     pclient = rt.client(primary)
     try:
         pclient.login()
@@ -243,7 +303,7 @@ def run_sync(rt: Runtime, *, dry_run: bool, delete_stale: bool) -> SyncReport:
         info("ERROR: Cannot login to primary")
         report.unreachable = f"cannot read the primary: {exc.message}"
         report.primary_ok = False
-        return report
+        return
     eligible = counted(primary_zones)
     report.primary_count = len(eligible)
     options: dict[str, dict[str, Any]] = {}
@@ -289,8 +349,9 @@ def run_sync(rt: Runtime, *, dry_run: bool, delete_stale: bool) -> SyncReport:
                 warn(f"{g.inst.name}: zone {c} exists with another type; not touched")
         report.replicas.append(rep)
     if dry_run:
-        return report
+        return
 
+    report.phase = "apply"
     for o in report.primary_outcomes:
         _apply_one(rt, primary, o, report.transfer_address)
     by_name = {i.name: i for i in s.replicas}
@@ -301,6 +362,7 @@ def run_sync(rt: Runtime, *, dry_run: bool, delete_stale: bool) -> SyncReport:
 
     rt.map([r for r in report.replicas if r.ok], apply_replica)
     report.failures += sum(1 for o in report.all_outcomes if o.ok is False)
+    report.phase = "recount"
 
     # Recount every instance the same way (a failed list is 0 and a failure).
     failed = {r.name for r in report.replicas if not r.ok}
@@ -328,7 +390,6 @@ def run_sync(rt: Runtime, *, dry_run: bool, delete_stale: bool) -> SyncReport:
             rep.ok, rep.error = False, "zone list failed after apply"
             report.failures += 1
         rep.zone_count = n or 0
-    return report
 
 
 def push_metrics(rt: Runtime, report: SyncReport, *, url: str) -> bool:
@@ -355,6 +416,8 @@ def push_metrics(rt: Runtime, report: SyncReport, *, url: str) -> bool:
     opts: dict[str, Any] = {"method": "POST", "tries": 3, "retry_delay": s.push_retry_delay}
     if not metrics.push(url, s.sync_job, fams, typed=True, **opts).pushed:
         return False
+    if report.interrupted:
+        return True  # the counts are unknown after an interruption: keep the last good ones
     counts = {report.primary_name: report.primary_count, **{r.name: r.zone_count for r in report.replicas}}
     for name, n in counts.items():
         fam = metrics.gauge("technitium_zone_count", n, labels={"instance": name})
