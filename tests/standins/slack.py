@@ -78,6 +78,12 @@ class SlackStandin:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
+            def setup(self) -> None:
+                super().setup()
+                # like a real front end (nginx tcp_nodelay): the header and body writes of a kept-alive reply
+                # must not wait 40 ms for the client's delayed ACK
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def _reply(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
                 data = body.encode()
                 self.send_response(status)

@@ -6,7 +6,6 @@ Thin: options → settings → the service modules (imported inside the commands
 from __future__ import annotations
 
 import ipaddress
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -112,9 +111,9 @@ def parse_cmd(
                 f"cannot read {path}: {exc.strerror}", "check the path, the volume mount and permissions"
             ) from None
     if json_output:
-        # one sorted-keys document like output.emit, but compact and without its generic walk: a big log yields
-        # hundreds of thousands of events (already plain dicts), and json's C encoder only runs without indent
-        sys.stdout.write(json.dumps(report.to_json(), sort_keys=True, ensure_ascii=False) + "\n")
+        # output.emit's document (to_jsonable, sorted keys) but compact: json's C encoder only runs without an
+        # indent, and indenting the ~290k events of a 1M-line log costs ~40 % more (benchmarks/RESULTS.md)
+        sys.stdout.write(output.dumps(report, indent=None) + "\n")
         sys.stdout.flush()
     else:
         output.emit(report, json_output=False)

@@ -178,10 +178,17 @@ Result = tuple[ParserState, list[Event], list[Warning]]
 
 
 _STAMPS: dict[str, str | None] = {}  # prefix text → ISO timestamp; log lines share their second
+_DAYS: dict[str, bool] = {}  # YYYY-MM-DD → a real date
+_MISS = "\0"
 
 
 def split_prefix(line: str) -> tuple[str | None, str]:
     """(naive ISO timestamp or None, message) for one line without its line ending."""
+    # fast path: the C-locale prefix is 21 characters; a cached key is a prefix the regex matched before, and
+    # the regex cannot match differently on a line that starts with it (the time run stops at the space)
+    stamp = _STAMPS.get(line[:21], _MISS)
+    if stamp is not _MISS:
+        return stamp, line[21:]
     match = _PREFIX.match(line)
     if match is None:
         return None, line
@@ -196,6 +203,26 @@ def split_prefix(line: str) -> tuple[str | None, str]:
 
 
 def _timestamp(day: str, clock: str, ampm: str | None) -> str | None:
+    if ampm is None and len(clock) == 8 and clock[2] == ":" and clock[5] == ":":
+        # the common 24-hour HH:MM:SS: check the numbers and (once per day) the date, no datetime round trip
+        hh, mm, ss = clock[:2], clock[3:5], clock[6:]
+        if (
+            not (hh.isdigit() and mm.isdigit() and ss.isdigit())
+            or int(hh) > 23
+            or int(mm) > 59
+            or int(ss) > 59
+        ):
+            return None
+        valid = _DAYS.get(day)
+        if valid is None:
+            if len(_DAYS) >= 4096:
+                _DAYS.clear()
+            try:
+                datetime.fromisoformat(day)
+                valid = _DAYS[day] = True
+            except ValueError:
+                valid = _DAYS[day] = False
+        return f"{day}T{clock}" if valid else None
     parts = clock.split(":")
     try:
         numbers = [int(p) for p in parts]
@@ -242,7 +269,7 @@ def _claimant(state: ParserState) -> Connection | None:
 
 def emit(state: ParserState, conn: Connection, closed: str | None) -> list[Event]:
     """The events of one finished connection (§3.3)."""
-    ip = client_ip(conn.ip)
+    ip = conn.ip if conn.family == 4 else client_ip(conn.ip)  # an IPv4 match is digits and dots only
     source = state.classify(ip)
     base = {"ip": ip, "port": conn.port, "source": source, "opened": conn.opened, "closed": closed}
     if conn.rejected:

@@ -203,10 +203,16 @@ def test_uppercase_guid_and_crlf() -> None:
         ("2026-05-10 12:00:00 AM: x", "2026-05-10T00:00:00", "x"),
         ("no prefix: x", None, "no prefix: x"),
         ("2026-13-10 13:12:17: x", None, "x"),
+        ("2026-02-30 13:12:17: x", None, "x"),
+        ("2026-05-10 24:00:00: x", None, "x"),
+        ("2026-05-10 13:60:00: x", None, "x"),
+        ("2026-05-10 13:12: x", "2026-05-10T13:12:00", "x"),
+        ("2026-05-10 13:12:17: 2026-05-10 13:12:17: x", "2026-05-10T13:12:17", "2026-05-10 13:12:17: x"),
     ],
 )
 def test_prefix(line: str, stamp: str | None, msg: str) -> None:
     assert split_prefix(line) == (stamp, msg)
+    assert split_prefix(line) == (stamp, msg)  # the second time from the prefix cache
 
 
 @pytest.mark.parametrize(
