@@ -16,6 +16,7 @@ from homeops.errors import ExitCode, ExitWith, UsageError
 from homeops.manifest import read, write
 
 if TYPE_CHECKING:
+    from homeops.registry.retention_cli import RetentionOptions
     from homeops.registry.service import Flags
     from homeops.registry.settings import Settings
 
@@ -54,8 +55,9 @@ def _flags(
     insecure: bool,
     username: str | None,
     password_stdin: bool,
-    concurrency: int | None,
-    timeout: float | None,
+    *,
+    concurrency: int | None = None,
+    timeout: float | None = None,
 ) -> Flags:
     from homeops.registry.creds import read_password_stdin
     from homeops.registry.service import Flags
@@ -69,7 +71,14 @@ def _flags(
     password = read_password_stdin(sys.stdin.read()) if password_stdin else None
     if timeout is not None and timeout <= 0:
         raise UsageError("--timeout must be positive", "e.g. --timeout 30")
-    return Flags(plain_http, insecure, username, password, concurrency, timeout)
+    return Flags(
+        plain_http=plain_http,
+        insecure=insecure,
+        username=username,
+        password=password,
+        concurrency=concurrency,
+        timeout=timeout,
+    )
 
 
 def _settings() -> Settings:
@@ -103,7 +112,7 @@ def verify_cmd(
     """Check that images can be pulled byte for byte: index, children, configs and layers (exit 0/1/4)."""
     from homeops.registry.service import verify
 
-    flags = _flags(plain_http, insecure, username, password_stdin, concurrency, timeout)
+    flags = _flags(plain_http, insecure, username, password_stdin, concurrency=concurrency, timeout=timeout)
     report = verify(_settings(), refs, flags, deep=deep, platform=platform)
     _finish(report, report.exit_code(), json_output)
 
@@ -147,7 +156,7 @@ def probe_cmd(
     """Walk the catalog, verify the newest tags of every repo, push the registry_manifest_integrity_* gauges."""
     from homeops.registry.probe_cli import run
 
-    flags = _flags(plain_http, insecure, username, password_stdin, concurrency, timeout)
+    flags = _flags(plain_http, insecure, username, password_stdin, concurrency=concurrency, timeout=timeout)
     report, code = run(
         _settings(),
         flags,
@@ -209,39 +218,14 @@ def scan_cmd(
 
 
 def _retention(
-    apply_: bool,
-    backend: str | None,
-    url: str | None,
-    owner: str | None,
-    repo: list[str] | None,
-    keep: int | None,
-    protect: list[str] | None,
-    protect_regex: list[str] | None,
-    max_deletes: int | None,
-    yes: bool,
-    dry_run: bool,
-    flags: Flags,
-    json_output: bool,
+    options: RetentionOptions, flags: Flags, *, apply_: bool, yes: bool, dry_run: bool, json_output: bool
 ) -> None:
     from homeops.registry.retention_cli import run
     from homeops.registry.service import load_settings_and_legacy
 
     settings, legacy_dry_run = load_settings_and_legacy()
-    report, code = run(
-        settings,
-        flags,
-        apply_=apply_,
-        backend=backend,
-        url=url,
-        owner=owner,
-        repos=repo,
-        keep=keep,
-        protect=protect,
-        protect_regex=protect_regex,
-        max_deletes=max_deletes,
-        yes=yes,
-        dry_run=dry_run or legacy_dry_run,  # the old CronJob's DRY_RUN=true forces a plan
-    )
+    # the old CronJob's DRY_RUN=true forces a plan
+    report, code = run(settings, flags, options, apply_=apply_, yes=yes, dry_run=dry_run or legacy_dry_run)
     _finish(report, code, json_output)
 
 
@@ -275,22 +259,20 @@ def retention_plan(
     json_output: JsonFlag = False,
 ) -> None:
     """Show which tags and children retention would delete; the keep set is closed over the manifest graph."""
-    flags = _flags(plain_http, insecure, username, password_stdin, None, None)
-    _retention(
-        False,
-        backend,
-        url,
-        owner,
-        repo,
-        keep,
-        protect,
-        protect_regex,
-        max_deletes,
-        False,
-        True,
-        flags,
-        json_output,
+    from homeops.registry.retention_cli import RetentionOptions
+
+    options = RetentionOptions(
+        backend=backend,
+        url=url,
+        owner=owner,
+        repos=repo,
+        keep=keep,
+        protect=protect,
+        protect_regex=protect_regex,
+        max_deletes=max_deletes,
     )
+    flags = _flags(plain_http, insecure, username, password_stdin)
+    _retention(options, flags, apply_=False, yes=False, dry_run=True, json_output=json_output)
 
 
 @retention_app.command("apply")
@@ -313,22 +295,20 @@ def retention_apply(
     json_output: JsonFlag = False,
 ) -> None:
     """Delete what the plan says (--yes off a TTY), then verify every kept tag."""
-    flags = _flags(plain_http, insecure, username, password_stdin, None, None)
-    _retention(
-        True,
-        backend,
-        url,
-        owner,
-        repo,
-        keep,
-        protect,
-        protect_regex,
-        max_deletes,
-        yes,
-        dry_run,
-        flags,
-        json_output,
+    from homeops.registry.retention_cli import RetentionOptions
+
+    options = RetentionOptions(
+        backend=backend,
+        url=url,
+        owner=owner,
+        repos=repo,
+        keep=keep,
+        protect=protect,
+        protect_regex=protect_regex,
+        max_deletes=max_deletes,
     )
+    flags = _flags(plain_http, insecure, username, password_stdin)
+    _retention(options, flags, apply_=True, yes=yes, dry_run=dry_run, json_output=json_output)
 
 
 @retention_app.command("gc")
@@ -377,7 +357,7 @@ def breakglass_save(
     """Pull IMAGE, write a verified .tar.gz atomically, swap the -latest symlink, keep N."""
     from homeops.registry.breakglass_cli import save
 
-    flags = _flags(plain_http, insecure, username, password_stdin, None, None)
+    flags = _flags(plain_http, insecure, username, password_stdin)
     result = save(
         _settings(),
         flags,

@@ -104,3 +104,28 @@ def test_never_deletes_the_kept_closure(spec: list[tuple[int, int, bool]], keep:
     kept = {k["tag"] for k in plan.keep}
     assert len([k for k in plan.keep if k["reason"] == "newest"]) <= keep
     assert not kept & {d["ref"] for d in plan.delete}
+
+
+def test_retention_options_named_and_frozen_flags_over_settings() -> None:
+    import dataclasses
+
+    import pytest
+
+    from homeops.errors import UsageError
+    from homeops.registry.retention_cli import RetentionOptions, policy_of
+    from homeops.registry.settings import Settings
+
+    settings = Settings()
+    asked = RetentionOptions(keep=3, protect=["stable"], repos=["viktor/*"])
+    assert asked.protect == ("stable",) and asked.repos == ("viktor/*",)  # lists from Typer are frozen too
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        asked.keep = 4  # type: ignore[misc]
+    policy = policy_of(settings, asked, "forgejo")
+    assert (policy.keep, policy.protect, policy.protect_regex) == (3, ("stable",), ("(?i)cache",))
+    assert policy.undated_kept is False
+    defaults = policy_of(settings, RetentionOptions(), "distribution")
+    assert (defaults.keep, defaults.protect, defaults.undated_kept) == (10, ("latest",), True)
+    with pytest.raises(UsageError, match="--keep"):
+        policy_of(settings, RetentionOptions(keep=0), "forgejo")
+    with pytest.raises(UsageError, match="--protect-regex"):
+        policy_of(settings, RetentionOptions(protect_regex=["("]), "forgejo")
