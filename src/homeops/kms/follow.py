@@ -25,6 +25,8 @@ class Poll:
     lines: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     too_long: int = 0
+    starts: list[int] = field(default_factory=list)  # the file offset where each line starts
+    replay: int = 0  # how many of the first lines were already handled before a restart (position file)
 
 
 class StartError(Exception):
@@ -43,6 +45,7 @@ class LogFollower:
         self._ident: tuple[int, int] | None = None
         self.offset = 0
         self._partial = b""
+        self._done = -1  # lines ending at or before this offset were handled by the previous run
         self._waiting_logged = False
         self._denied_logged_at: float | None = None
         self._start(from_start)
@@ -64,24 +67,36 @@ class LogFollower:
         if from_start:
             self.offset = 0
         elif saved is not None and saved[0] == self._ident and saved[1] <= st.st_size:
-            self.offset = saved[1]
+            self.offset, self._done = saved[1], saved[2]
         else:
             self.offset = st.st_size
 
-    def _saved_offset(self) -> tuple[tuple[int, int], int] | None:
+    def _saved_offset(self) -> tuple[tuple[int, int], int, int] | None:
         if self.position_file is None:
             return None
         try:
             data = json.loads(self.position_file.read_text())
-            return (int(data["dev"]), int(data["ino"])), int(data["offset"])
-        except (OSError, ValueError, KeyError, TypeError):
+            offset = int(data["offset"])
+            return (int(data["dev"]), int(data["ino"])), offset, int(data.get("done", offset))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
-    def save_position(self) -> None:
-        """Write ``{dev, ino, offset}`` atomically (when a position file is configured and a file is open)."""
+    @property
+    def done(self) -> int:
+        """The offset just past the last complete line returned."""
+        return self.offset - len(self._partial)
+
+    def save_position(self, resume: int | None = None) -> None:
+        """Write ``{dev, ino, offset, done}`` atomically (when a position file is configured and a file is open).
+
+        ``offset`` is where a restart reads from: ``resume`` (the start of the oldest connection still open, so
+        its activation is not lost) or the end of the last complete line; ``done`` is where the lines already
+        handled end (a restart replays them into the parser without handling their events again)."""
         if self.position_file is None or self._ident is None:
             return
-        doc = json.dumps({"dev": self._ident[0], "ino": self._ident[1], "offset": self.offset})
+        done = self.done
+        offset = done if resume is None or resume < 0 else min(resume, done)
+        doc = json.dumps({"dev": self._ident[0], "ino": self._ident[1], "offset": offset, "done": done})
         directory = self.position_file.parent
         fd, tmp = tempfile.mkstemp(prefix=".kms-position-", dir=directory)
         try:
@@ -103,27 +118,33 @@ class LogFollower:
             data = os.pread(self._fh, CHUNK, self.offset)
             if not data:
                 break
+            start = self.offset - len(self._partial)
             self.offset += len(data)
-            self._split(self._partial + data, result)
+            self._split(self._partial + data, start, result)
         if final and self._partial:
-            self._emit(self._partial, result)
+            self._emit(self._partial, self.offset - len(self._partial), self.offset, result)
             self._partial = b""
 
-    def _split(self, data: bytes, result: Poll) -> None:
+    def _split(self, data: bytes, start: int, result: Poll) -> None:
         *complete, rest = data.split(b"\n")
         for raw in complete:
-            self._emit(raw, result)
+            end = start + len(raw) + 1
+            self._emit(raw, start, end, result)
+            start = end
         if len(rest) > MAX_LINE:
             # a line with no end in sight: keep its head, drop the rest until the newline comes
-            self._emit(rest, result)
+            self._emit(rest, start, self.offset, result)
             rest = b""
         self._partial = rest
 
-    def _emit(self, raw: bytes, result: Poll) -> None:
+    def _emit(self, raw: bytes, start: int, end: int, result: Poll) -> None:
         if len(raw) > MAX_LINE:
             raw = raw[:MAX_LINE]
             result.too_long += 1
         result.lines.append(raw.decode("utf-8", errors="replace").rstrip("\r"))
+        result.starts.append(start)
+        if end <= self._done:
+            result.replay = len(result.lines)
 
     def _open_new(self, result: Poll, reason: str) -> bool:
         try:
@@ -135,6 +156,7 @@ class LogFollower:
             return False
         st = os.fstat(fd)
         self._fh, self._ident, self.offset, self._partial = fd, (st.st_dev, st.st_ino), 0, b""
+        self._done = -1
         result.notices.append(reason)
         return True
 
@@ -150,7 +172,7 @@ class LogFollower:
         st_open = os.fstat(self._fh)  # type: ignore[arg-type]
         if st_open.st_size < self.offset:
             self._partial = b""
-            self.offset = 0
+            self.offset, self._done = 0, -1
             result.notices.append("truncated")
             self._read_available(result)
         try:

@@ -97,6 +97,7 @@ class Connection:
     opened_at: float
     requests: list[Request] = field(default_factory=list)
     rejected: bool = False
+    offset: int = -1  # where its open line starts in the file (``watch`` with a position file), else -1
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ class ParserState:
     stats: Stats = field(default_factory=Stats)
     warned: set[str] = field(default_factory=set)
     warning_counts: dict[str, int] = field(default_factory=dict)
+    offset: int = -1  # set by the caller: the file offset where the next line starts (-1 = unknown)
 
 
 Result = tuple[ParserState, list[Event], list[Warning]]
@@ -337,7 +339,7 @@ def feed(state: ParserState, line: str, now: float, read_time: str | None = None
                 events += _close(state, oldest, None)
                 warnings.append(_warn(state, "stale_connection"))
             ip = address[1:-1] if address.startswith("[") else address
-            state.conns[key] = Connection(key, ip, port, int(family), when, now)
+            state.conns[key] = Connection(key, ip, port, int(family), when, now, offset=state.offset)
         elif key in state.conns:
             events += _close(state, key, when)
         else:

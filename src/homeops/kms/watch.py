@@ -190,9 +190,12 @@ class Watcher:
             self.state.warned.add("line_too_long")
             self._warning(Warning("line_too_long", WARNING_TEXT["line_too_long"], first))
         read_time = datetime.now().replace(microsecond=0).isoformat() if polled.lines else None
-        for line in polled.lines:
+        for i, line in enumerate(polled.lines):
             now = time.monotonic()
+            self.state.offset = polled.starts[i]
             _state, events, warnings = feed(self.state, line, now, read_time)
+            if i < polled.replay:
+                continue  # handled before a restart: only rebuilding the open connections
             self.metrics.inc("kms_log_lines_total")
             for warning in warnings:
                 self._warning(warning)
@@ -206,7 +209,7 @@ class Watcher:
         now = time.monotonic()
         if self.options.position_file and now - self._saved_at >= 1.0:
             self._saved_at = now
-            self.follower.save_position()
+            self.follower.save_position(self._resume())
         self.last_loop = now
         return len(polled.lines)
 
@@ -221,8 +224,12 @@ class Watcher:
         finally:
             self.shutdown()
 
+    def _resume(self) -> int:
+        """Where a restart must read from so no open connection loses its open line (-1: nothing open)."""
+        return min((c.offset for c in self.state.conns.values() if c.offset >= 0), default=-1)
+
     def shutdown(self) -> None:
-        self.follower.save_position()
+        self.follower.save_position(self._resume())
         self.follower.close()
         if self.queue is None:
             return

@@ -343,6 +343,33 @@ def test_sigterm_spools_pending_and_restart_resends(tmp_path: Path, start: Any, 
     assert w2.stop(signal.SIGINT) == 0
 
 
+def test_position_file_restart_reposts_nothing_and_loses_nothing(
+    tmp_path: Path, start: Any, slack_webhook: Any
+) -> None:
+    log, pos = tmp_path / "vlmcsd.log", tmp_path / "position.json"
+    log.write_text(block("192.168.9.9", 9999, "BEFORE-START"))  # old content: skipped on the first start
+    w = start(log, slack_webhook, position_file=str(pos))
+    append(log, block("192.168.1.1", 2001, "PC-1") + probe("10.0.20.102", 3001))
+    w.until(lambda: len(slack_webhook.delivered) == 1, "first post")
+    # an activation half written when the watcher stops: open line and request block, no close yet
+    *head, close = block("192.168.1.3", 2003, "PC-3").splitlines(keepends=True)
+    half = "".join(head)
+    append(log, half)
+    w.until(lambda: w.metric("kms_log_lines_total") == 15, "every line read")
+    assert w.stop() == 0
+    assert json.loads(pos.read_text())["offset"] < log.stat().st_size  # resumes at the open connection
+    append(log, close + block("192.168.1.2", 2002, "PC-2"))
+    w2 = start(log, slack_webhook, position_file=str(pos))
+    w2.until(lambda: len(slack_webhook.delivered) >= 3, "the half-written and the new activation")
+    hosts = [t.split("*Workstation*: `")[1].split("`")[0] for t in slack_webhook.texts()]
+    assert hosts == ["PC-1", "PC-3", "PC-2"]  # order is kept, so a re-posted PC-1 would sit before PC-3
+    assert [e["workstation"] for e in w2.kinds("activation")] == ["PC-3", "PC-2"]
+    assert w2.metric("kms_connection_probes_total", source="cluster_node") == 0  # run 1's probe not recounted
+    assert w2.metric("kms_log_lines_total") == 8
+    assert w2.stop() == 0
+    assert json.loads(pos.read_text())["offset"] == log.stat().st_size
+
+
 def test_metrics_match_the_golden_exposition(tmp_path: Path, start: Any) -> None:
     log = tmp_path / "vlmcsd.log"
     log.write_text("")
