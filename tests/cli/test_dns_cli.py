@@ -53,7 +53,9 @@ def test_schedule_knows_sync_and_stats():
 
     sync, stats = find_job("dns-sync"), find_job("dns-stats")
     assert sync is not None and sync.cron == "*/30 * * * *" and sync.command == ("dns", "sync")
-    assert stats is not None and stats.cron == "*/15 * * * *"
+    assert stats is not None and stats.cron == "*/15 * * * *" and stats.command == ("dns", "stats")
+    assert (sync.on_calendar, stats.on_calendar) == ("*:0/30", "*:0/15")
+    assert sync.kind == stats.kind == "timer" and sync.runs_on == stats.runs_on == "cluster"
 
 
 def test_bad_config_is_exit_2_naming_the_key(tmp_path):

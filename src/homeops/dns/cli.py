@@ -9,12 +9,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from homeops.cliopts import DryRunFlag, JsonFlag, YesFlag
-from homeops.errors import ExitCode, ExitWith, Refused, UsageError
+from homeops.errors import ExitCode, ExitWith, UsageError
 from homeops.manifest import read, write
 from homeops.output import emit
 
@@ -41,6 +41,13 @@ def _runtime() -> Runtime:
 
 def _say(line: str) -> None:
     print(f"homeops dns: {line}", file=sys.stderr, flush=True)
+
+
+def _leave(code: ExitCode, line: str = "") -> NoReturn:
+    """After the result was emitted: one stderr line (if any), then the exit code."""
+    if line:
+        _say(line)
+    raise ExitWith(code)
 
 
 @contextmanager
@@ -97,13 +104,14 @@ def sync_cmd(
                     warn("zones synced, metrics not pushed")
     emit(report, json_output=json_output)
     if report.interrupted:
-        _say(report.interrupted_line())
-        raise ExitWith(ExitCode.INTERRUPTED)
+        _leave(ExitCode.INTERRUPTED, report.interrupted_line())
     if report.unreachable:
-        _say(f"{report.unreachable} — check the primary's API and the credentials; no zone was changed")
-        raise ExitWith(ExitCode.UNREACHABLE)
+        _leave(
+            ExitCode.UNREACHABLE,
+            f"{report.unreachable} — check the primary's API and the credentials; no zone was changed",
+        )
     if report.status and not dry_run:
-        raise ExitWith(ExitCode.PROBLEM)
+        _leave(ExitCode.PROBLEM)
 
 
 @app.command("gate")
@@ -130,11 +138,13 @@ def gate_cmd(
         report = run_gate(rt, no_k8s=no_k8s, serials=serials)
     emit(report, json_output=json_output)
     if report.failed_step is not None:
-        _say(report.failure_line())
-        raise ExitWith(ExitCode.PROBLEM)
+        _leave(ExitCode.PROBLEM, report.failure_line())
     if report.could_not_check:
         # Fail closed (DESIGN §2b): a gate that could not check its dependency says no.
-        raise Refused(f"gate could not check {report.could_not_check}", "fix access, then run the gate again")
+        _leave(
+            ExitCode.REFUSED,
+            f"gate could not check {report.could_not_check} — fix access, then run the gate again",
+        )
 
 
 @app.command("parity")
@@ -154,11 +164,12 @@ def parity_cmd(
         report = run_parity(rt, name, rdtype, allow_empty=allow_empty)
     emit(report, json_output=json_output)
     if not report.any_answered:
-        _say(f"no instance answered {name} — check the instances' DNS addresses")
-        raise ExitWith(ExitCode.UNREACHABLE)
+        _leave(ExitCode.UNREACHABLE, f"no instance answered {name} — check the instances' DNS addresses")
     if not report.ok:
-        _say(f"parity failed for {name} {rdtype}: {'; '.join(report.problems())} — run homeops dns gate")
-        raise ExitWith(ExitCode.PROBLEM)
+        _leave(
+            ExitCode.PROBLEM,
+            f"parity failed for {name} {rdtype}: {'; '.join(report.problems())} — run homeops dns gate",
+        )
 
 
 @app.command("fallback-check")
@@ -198,8 +209,10 @@ def fallback_cmd(
     report = run_fallback(p, f, name, rdtype, timeout=tmo, lifetime=life)
     emit(report, json_output=json_output)
     if not report.ok:
-        _say(f"fallback check failed: {'; '.join(report.problems)} — fix the fallback resolver")
-        raise ExitWith(ExitCode.PROBLEM)
+        _leave(
+            ExitCode.PROBLEM,
+            f"fallback check failed: {'; '.join(report.problems)} — fix the fallback resolver",
+        )
 
 
 @app.command("tsig-check")
@@ -269,13 +282,12 @@ def tsig_cmd(
     report = run_tsig_check(inp, dry_run=dry_run)
     emit(report, json_output=json_output)
     if report.exit_code == ExitCode.PROBLEM:
-        _say(
-            f"tsig-check failed: {'; '.join(p.split(' — ')[0] for p in report.problems)} — see the report above"
-        )
-    elif report.exit_code == ExitCode.UNREACHABLE:
-        _say(f"tsig-check could not finish: {report.unreachable} — check the server")
+        failed = "; ".join(p.split(" — ")[0] for p in report.problems)
+        _leave(report.exit_code, f"tsig-check failed: {failed} — see the report above")
+    if report.exit_code == ExitCode.UNREACHABLE:
+        _leave(report.exit_code, f"tsig-check could not finish: {report.unreachable} — check the server")
     if report.exit_code != ExitCode.OK:
-        raise ExitWith(report.exit_code)
+        _leave(report.exit_code)
 
 
 @app.command("stats")
@@ -294,8 +306,9 @@ def stats_cmd(
     emit(report, json_output=json_output)
     if not report.ok:
         bad = "; ".join(f"{i.name}: {i.error}" for i in report.instances if not i.ok)
-        _say(f"stats not read ({bad}); nothing pushed — check the instances' API and credentials")
-        raise ExitWith(ExitCode.UNREACHABLE)
+        _leave(
+            ExitCode.UNREACHABLE,
+            f"stats not read ({bad}); nothing pushed — check the instances' API and credentials",
+        )
     if not no_push and url and not report.pushed:
-        _say("stats read but not pushed — check the Pushgateway")
-        raise ExitWith(ExitCode.UNREACHABLE)
+        _leave(ExitCode.UNREACHABLE, "stats read but not pushed — check the Pushgateway")

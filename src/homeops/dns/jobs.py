@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from homeops.schedule import ScheduledJob
 
+
+def _every(minutes: int, verb: str, summary: str) -> ScheduledJob:
+    """``homeops dns <verb>`` every ``minutes``, as a systemd timer or a CronJob (same schedule)."""
+    return ScheduledJob(
+        name=f"dns-{verb}",
+        group="dns",
+        summary=summary,
+        argv=("dns", verb),
+        kind="timer",
+        on_calendar=f"*:0/{minutes}",
+        cron=f"*/{minutes} * * * *",
+        runs_on="cluster",
+    )
+
+
 JOBS: tuple[ScheduledJob, ...] = (
-    ScheduledJob(
-        name="dns-sync",
-        group="dns",
-        summary="Replicate the primary's zones to the Technitium replicas; push technitium_zone_* metrics.",
-        argv=("dns", "sync"),
-        kind="timer",
-        on_calendar="*:0/30",
-        cron="*/30 * * * *",
-        runs_on="cluster",
+    _every(
+        30,
+        "sync",
+        "Replicate the primary's zones to the Technitium replicas; push technitium_zone_* metrics.",
     ),
-    ScheduledJob(
-        name="dns-stats",
-        group="dns",
-        summary="Push the dns_anomaly_* query-rate gauges from Technitium's stats API.",
-        argv=("dns", "stats"),
-        kind="timer",
-        on_calendar="*:0/15",
-        cron="*/15 * * * *",
-        runs_on="cluster",
-    ),
+    _every(15, "stats", "Push the dns_anomaly_* query-rate gauges from Technitium's stats API."),
 )
