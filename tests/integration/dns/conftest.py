@@ -99,6 +99,21 @@ class DnsCli:
 
         return CliRunner().invoke(app, ["dns", *args], input=input)
 
+    def tsig_check(self, server: str, zone: str, secret: str, *extra: str, timeout: float = 1.0) -> Any:
+        """`dns tsig-check` with key kea-ddns, its secret in env:KEA_SECRET and short timeouts."""
+        self.monkeypatch.setenv("KEA_SECRET", secret)
+        self.configure(
+            [{"name": "p", "role": "primary", "api_url": "http://127.0.0.1:1"}],
+            tsig_timeout=timeout,
+            tsig_visible_interval=0.05,
+        )
+        return self.run(
+            "tsig-check",
+            *("--server", server, "--zone", zone),
+            *("--key-name", "kea-ddns", "--secret", "env:KEA_SECRET"),
+            *extra,
+        )
+
     @staticmethod
     def json(result: Any) -> dict[str, Any]:
         assert result.stdout.strip(), result.stderr

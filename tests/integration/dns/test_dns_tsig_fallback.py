@@ -35,24 +35,7 @@ def _a(srv, name):
 
 
 def _tsig(dns_cli, srv, zone, *extra, secret=None, timeout=1.0):
-    dns_cli.monkeypatch.setenv("KEA_SECRET", secret or srv.keys["kea-ddns"])
-    dns_cli.configure(
-        [{"name": "p", "role": "primary", "api_url": "http://127.0.0.1:1"}],
-        tsig_timeout=timeout,
-        tsig_visible_interval=0.05,
-    )
-    return dns_cli.run(
-        "tsig-check",
-        "--server",
-        srv.server,
-        "--zone",
-        zone,
-        "--key-name",
-        "kea-ddns",
-        "--secret",
-        "env:KEA_SECRET",
-        *extra,
-    )
+    return dns_cli.tsig_check(srv.server, zone, secret or srv.keys["kea-ddns"], *extra, timeout=timeout)
 
 
 def test_tsig_only_zone_passes_and_is_left_clean(named, dns_cli):

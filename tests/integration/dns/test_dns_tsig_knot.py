@@ -27,25 +27,7 @@ def _a(srv, name):
 
 
 def _tsig(dns_cli, srv, *extra, secret=None):
-    dns_cli.monkeypatch.setenv("KEA_SECRET", secret or srv.secret)
-    dns_cli.configure(
-        [{"name": "p", "role": "primary", "api_url": "http://127.0.0.1:1"}],
-        tsig_timeout=1.0,
-        tsig_visible_interval=0.05,
-    )
-    return dns_cli.run(
-        "tsig-check",
-        "--server",
-        srv.server,
-        "--zone",
-        LAN,
-        "--key-name",
-        "kea-ddns",
-        "--secret",
-        "env:KEA_SECRET",
-        "--json",
-        *extra,
-    )
+    return dns_cli.tsig_check(srv.server, LAN, secret or srv.secret, "--json", *extra)
 
 
 def test_knot_notauth_counts_as_refused_and_the_check_passes(knot, dns_cli):
