@@ -9,7 +9,7 @@ import ipaddress
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Protocol
 
 
@@ -47,8 +47,35 @@ class TargetReport:
     connect: list[Connect] = field(default_factory=list)
 
 
+class _Checked:
+    """What both reports share: ``ok`` is "no problems"; JSON is the dataclass fields plus ``ok``; people get
+    the report's own lines, then ``ok`` or the problems."""
+
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        doc = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        doc["ok"] = self.ok
+        return doc
+
+    def lines(self) -> list[str]:
+        raise NotImplementedError
+
+    def render_human(self) -> Any:
+        from rich.text import Text
+
+        lines = self.lines()
+        lines.append("ok" if self.ok else "problems:")
+        lines += [f"  {p.kind}: {p.detail}" for p in self.problems]
+        return Text("\n".join(lines))
+
+
 @dataclass
-class DomainReport:
+class DomainReport(_Checked):
     """The result of ``kms check --domain``."""
 
     domain: str
@@ -57,23 +84,7 @@ class DomainReport:
     targets: list[TargetReport] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "domain": self.domain,
-            "server": self.server,
-            "srv": self.srv,
-            "targets": self.targets,
-            "ok": self.ok,
-            "problems": self.problems,
-        }
-
-    def render_human(self) -> Any:
-        from rich.text import Text
-
+    def lines(self) -> list[str]:
         lines = [f"_vlmcs._tcp.{self.domain}. via {self.server or 'system resolver'}"]
         for rec in self.srv:
             lines.append(f"  SRV {rec.priority} {rec.weight} {rec.port} {rec.target}")
@@ -82,13 +93,11 @@ class DomainReport:
             for c in target.connect:
                 state = f"open ({c.ms:.1f} ms)" if c.ok and c.ms is not None else f"failed: {c.error}"
                 lines.append(f"    tcp {c.address}:{c.port} {state}")
-        lines.append("ok" if self.ok else "problems:")
-        lines += [f"  {p.kind}: {p.detail}" for p in self.problems]
-        return Text("\n".join(lines))
+        return lines
 
 
 @dataclass
-class HostReport:
+class HostReport(_Checked):
     """The result of ``kms check --host``."""
 
     host: str
@@ -98,31 +107,12 @@ class HostReport:
     connect: list[Connect] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "host": self.host,
-            "port": self.port,
-            "expect": self.expect,
-            "addresses": self.addresses,
-            "connect": self.connect,
-            "ok": self.ok,
-            "problems": self.problems,
-        }
-
-    def render_human(self) -> Any:
-        from rich.text import Text
-
+    def lines(self) -> list[str]:
         lines = [f"{self.host} port {self.port}, expected {self.expect}"]
         for c in self.connect:
             state = "open" if c.ok else f"closed ({c.error})"
             lines.append(f"  tcp {c.address}:{c.port} {state}")
-        lines.append("ok" if self.ok else "problems:")
-        lines += [f"  {p.kind}: {p.detail}" for p in self.problems]
-        return Text("\n".join(lines))
+        return lines
 
 
 class Resolver(Protocol):
