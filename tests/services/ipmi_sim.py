@@ -23,6 +23,9 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "fan"
 # Session-less RMCP "Get Channel Authentication Capabilities" (channel E, admin): any reply = ready.
 _PROBE = bytes.fromhex("0600ff070000000000000000000920 18c881003 88e04b5".replace(" ", ""))
 SENSORS = [(0x04, 0x01), (0x01, 0x01)] + [(0x30 + i, 0x04) for i in range(6)]
+# The CPU poll files are read every POLL_MS (spec: 1000). Shorter here so a test that changes a temperature
+# waits ~0.1 s instead of ~1 s for the reading to follow; the behaviour under test is the same.
+POLL_MS = 100
 
 
 class IpmiSim:
@@ -48,8 +51,8 @@ class IpmiSim:
         ]
         emu += [f"sensor_add 0x20 0 0x{n:02x} 0x{t:02x} 0x01" for n, t in SENSORS]
         emu += [
-            f'sensor_add 0x20 0 0x0e 0x01 0x01 poll 1000 file "{root}/cpu1_temp"',
-            f'sensor_add 0x20 0 0x0f 0x01 0x01 poll 1000 file "{root}/cpu2_temp"',
+            f'sensor_add 0x20 0 0x0e 0x01 0x01 poll {POLL_MS} file "{root}/cpu1_temp"',
+            f'sensor_add 0x20 0 0x0f 0x01 0x01 poll {POLL_MS} file "{root}/cpu2_temp"',
             "sensor_set_value 0x20 0 0x04 21 0",
             "sensor_set_value 0x20 0 0x01 33 0",
         ]
@@ -204,7 +207,7 @@ def dellfan_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def ipmi_sim(dellfan_plugin: Path) -> Iterator[IpmiSim]:
     """A running R730-shaped ipmi_sim on 127.0.0.1 (CPUs 60/55 °C; call ``wait_cpu_polled`` before a
-    process reads them: they read 0 until the first poll); stopped by PID."""
+    process reads them: they read 0 until the first poll, ``POLL_MS``); stopped by PID."""
     binary = require_binary("ipmi_sim", "openipmi")
     root = Path(tempfile.mkdtemp(prefix="homeops-ipmisim-"))
     sim = IpmiSim(root, dellfan_plugin, binary)

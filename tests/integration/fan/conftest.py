@@ -51,8 +51,10 @@ def warm_up(bmc: IpmiBmc) -> None:
     raise AssertionError("ipmi_sim CPUs never read")
 
 
-def until(ctl: Controller, check: Callable[[Record], bool], *, tries: int = 25, pause: float = 0.2) -> Record:
-    """Iterate until ``check(record)``: the simulator polls its CPU files once a second."""
+def until(
+    ctl: Controller, check: Callable[[Record], bool], *, tries: int = 100, pause: float = 0.05
+) -> Record:
+    """Iterate until ``check(record)`` (up to ~5 s): the simulator polls its CPU files every ``POLL_MS``."""
     rec = ctl.iteration()
     for _ in range(tries):
         if check(rec):

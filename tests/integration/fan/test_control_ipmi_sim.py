@@ -45,7 +45,7 @@ def test_first_loop_rise_hold_fall_ceiling_and_resume(ipmi_sim, pushgateway) -> 
             'pve_fan_control_fallback{instance="it-main",job="fan_control"} 1' in pushgateway.metrics_text()
         )
         ipmi_sim.set_cpu(1, 60)
-        until(ctl, lambda r: r.state == "control", tries=40)
+        until(ctl, lambda r: r.state == "control", tries=160)
         assert ipmi_sim.commands()[-2:] == ["0x01 0x00", "0x02 0xff 0x33"]
         assert ipmi_sim.commands().count("0x01 0x01") == 1
         assert any("recovered" in line for line in lines(log))

@@ -16,7 +16,7 @@ import pytest
 
 from homeops.fan.daemon import run_loop
 from homeops.fan.runtime import RealClock
-from tests.integration.fan.conftest import controller, lines
+from tests.integration.fan.conftest import controller, lines, until
 from tests.services._common import wait_for
 from tests.services.ipmi_sim import restart
 
@@ -27,7 +27,7 @@ def _env(sim, tmp_path: Path, **extra: str) -> dict[str, str]:  # type: ignore[n
     cfg.write_text(
         "[fan]\n"
         f'bmc = "lan"\nbmc_port = {sim.lan_port}\nbmc_password = "env:TEST_BMC_PASSWORD"\n'
-        f'ipmi_timeout = 3.0\nloop_interval = 0.3\nruntime_dir = "{tmp_path / "run"}"\n'
+        f'ipmi_timeout = 3.0\nloop_interval = 0.2\nruntime_dir = "{tmp_path / "run"}"\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEOPS_") and k != "NOTIFY_SOCKET"}
     env.update(
@@ -134,60 +134,86 @@ def test_set_status_auto(ipmi_sim, tmp_path) -> None:  # type: ignore[no-untyped
     assert out.returncode == 4
 
 
+# The BMC-outage tests: a short deadline and loop so three misses take ~3.3 s, not the spec's 2 s × 3.
+IPMI_TIMEOUT, INTERVAL = 1.0, 0.1
+# Three failed iterations must come within 3 × (interval + deadline); GUARD leaves room for a loaded machine.
+# Without the deadline one pyghmi call blocks ~29 s, so the third failure could not come before the guard.
+GUARD = 3 * (INTERVAL + IPMI_TIMEOUT) + 4.0
+
+
 @pytest.mark.slow
 def test_silent_bmc_detected_and_control_resumes(ipmi_sim) -> None:  # type: ignore[no-untyped-def]
-    ctl, bmc, log = controller(ipmi_sim, ipmi_timeout=1.5, loop_interval=0.3)
+    ctl, bmc, log = controller(ipmi_sim, ipmi_timeout=IPMI_TIMEOUT, loop_interval=INTERVAL)
     records = []
+    resumed = threading.Event()
+    detected_first = threading.Event()
+
+    def resume() -> None:
+        if not resumed.is_set():
+            resumed.set()
+            ipmi_sim.sigcont()
+
+    guard = threading.Timer(GUARD, resume)
     try:
-        ctl.iteration()
+        until(ctl, lambda r: r.read_fails == 0 and r.applied_percent == 51)  # in control before the stop
         pid = os.getpid()
         ipmi_sim.sigstop()
-        # pyghmi alone blocks ~29 s here; with the deadline three failures must come before the SIGCONT
-        # at 9 s, else the count never reaches 3 and the assertion below fails.
-        resume = threading.Timer(9.0, ipmi_sim.sigcont)
-        resume.start()
-        stop_at = {"n": 0}
-
-        def stop() -> bool:
-            return stop_at["n"] >= 2
+        guard.start()
+        good_after = {"n": 0}
 
         def on_record(rec, doc) -> None:  # type: ignore[no-untyped-def]
             records.append(rec)
-            if not resume.is_alive() and rec.state == "control" and rec.read_fails == 0:
-                stop_at["n"] += 1
+            if rec.read_fails >= 3 and not resumed.is_set():
+                detected_first.set()  # the third miss came while the BMC was still stopped
+                resume()  # SIGCONT at once: the rest of the test is the in-process recovery
+            if resumed.is_set() and rec.state == "control" and rec.read_fails == 0:
+                good_after["n"] += 1
 
-        run_loop(ctl, RealClock(), interval=0.3, stop=stop, on_record=on_record, restore=False)
-        resume.join()
+        run_loop(
+            ctl,
+            RealClock(),
+            interval=INTERVAL,
+            stop=lambda: good_after["n"] >= 2 or len(records) > 200,
+            on_record=on_record,
+            restore=False,
+        )
         fails = [r.read_fails for r in records]
-        assert 3 in fails, fails
-        assert any("ERR temp unreadable — Dell auto" in x for x in lines(log))
-        assert ipmi_sim.fanstate() == "manual 51" and os.getpid() == pid
-        assert ipmi_sim.commands()[-2:] == ["0x01 0x00", "0x02 0xff 0x33"]
+        assert detected_first.is_set(), f"three misses did not come within the deadlines: {fails}"
+        assert fails[:3] == [1, 2, 3], fails
+        text = lines(log)
+        assert any("(1/3)" in x for x in text) and any("(2/3)" in x for x in text)
+        assert any("ERR temp unreadable — Dell auto" in x for x in text)
+        assert good_after["n"] >= 2 and os.getpid() == pid
+        assert ipmi_sim.fanstate() == "manual 51"
+        assert ipmi_sim.commands()[-2:] == ["0x01 0x00", "0x02 0xff 0x33"]  # control resumed: re-enabled
+        assert bmc.spawns >= 2  # a fresh worker session, same process
     finally:
+        guard.cancel()
         ipmi_sim.sigcont()
         bmc.close()
 
 
 @pytest.mark.slow
 def test_dead_bmc_detected_and_control_resumes(ipmi_sim) -> None:  # type: ignore[no-untyped-def]
-    ctl, bmc, _log = controller(ipmi_sim, ipmi_timeout=1.5, loop_interval=0.3)
+    ctl, bmc, log = controller(ipmi_sim, ipmi_timeout=IPMI_TIMEOUT, loop_interval=INTERVAL)
     try:
-        ctl.iteration()
+        until(ctl, lambda r: r.read_fails == 0 and r.applied_percent == 51)
         before = len(ipmi_sim.commands())
         ipmi_sim.kill()
         t0 = time.monotonic()
         fails = []
-        while time.monotonic() - t0 < 20 and max(fails, default=0) < 3:
+        while time.monotonic() - t0 < GUARD and max(fails, default=0) < 3:
             fails.append(ctl.iteration().read_fails)
-            time.sleep(0.3)
-        assert max(fails) >= 3, fails
+            time.sleep(INTERVAL)
+        assert fails[:3] == [1, 2, 3], f"three misses did not come within the deadlines: {fails}"
+        assert any("ERR temp unreadable — Dell auto" in x for x in lines(log))
         restart(ipmi_sim)
         rec = None
-        for _ in range(20):
+        for _ in range(100):
             rec = ctl.iteration()
             if rec.state == "control" and rec.read_fails == 0 and rec.applied_percent is not None:
                 break
-            time.sleep(0.3)
+            time.sleep(INTERVAL)
         assert rec is not None and rec.state == "control"
         assert ipmi_sim.commands()[before:][-2:] == ["0x01 0x00", "0x02 0xff 0x33"]
         assert bmc.spawns >= 2  # a new session in the same process
