@@ -23,12 +23,17 @@ app = typer.Typer(
 )
 
 BMCS = ("local", "lan", "sim", "ipmitool")
+SOURCES = ("curve", "ha-command")
+MODES = ("auto", "cool", "quiet", "manual")
 BmcOpt = Annotated[
     Optional[str],  # noqa: UP045 - Typer needs Optional here
     typer.Option(
         "--bmc", help="BMC backend: local (/dev/ipmi0), lan (RMCP+), sim (thermal model), ipmitool."
     ),
 ]
+SourceOpt = Annotated[Optional[str], typer.Option("--source", help="curve or ha-command.")]  # noqa: UP045
+ModeOpt = Annotated[str, typer.Option("--mode", help="HA mode: auto, cool, quiet or manual.")]
+ManualOpt = Annotated[Optional[int], typer.Option("--manual-pct", help="Slider % for mode manual.")]  # noqa: UP045
 
 
 def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> str | None:
@@ -37,6 +42,13 @@ def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> str | N
             f"{option} {value!r} is not one of {', '.join(allowed)}", f"use {option} {allowed[0]}"
         )
     return value
+
+
+def _mode(mode: str, manual_pct: int | None) -> None:
+    """``--mode`` is an HA mode, and ``manual`` comes with a ``--manual-pct`` (clamped like HA's slider)."""
+    _choice(mode, MODES, "--mode")
+    if mode == "manual" and manual_pct is None:
+        raise UsageError("--mode manual needs --manual-pct", "add --manual-pct N")
 
 
 @app.command("curve")
@@ -65,12 +77,12 @@ def curve_cmd(
 @read
 def decide_cmd(
     temp: Annotated[float, typer.Option("--temp", help="CPU temperature (°C, the hottest CPU).")],
-    mode: Annotated[str, typer.Option("--mode", help="HA mode: auto, cool, quiet or manual.")] = "auto",
+    mode: ModeOpt = "auto",
     presence: Annotated[
         str, typer.Option("--presence", help="Garage presence for mode auto: quiet or cool.")
     ] = "cool",
     current: Annotated[int, typer.Option("--current", help="Last applied %; -1 = nothing applied.")] = -1,
-    manual_pct: Annotated[int | None, typer.Option("--manual-pct", help="Slider % for mode manual.")] = None,
+    manual_pct: ManualOpt = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Show the exact decision rule's output (curve + hysteresis + mode + write gate); pure."""
@@ -79,10 +91,8 @@ def decide_cmd(
     from homeops.fan.results import DecideResult
     from homeops.fan.service import curves_of
 
-    _choice(mode, ("auto", "cool", "quiet", "manual"), "--mode")
+    _mode(mode, manual_pct)
     _choice(presence, ("quiet", "cool"), "--presence")
-    if mode == "manual" and manual_pct is None:
-        raise UsageError("--mode manual needs --manual-pct", "add --manual-pct N")
     if current < -1 or current > 100:
         raise UsageError(f"--current {current} is outside -1..100", "give the last applied %, or -1")
     s = load().settings
@@ -110,7 +120,7 @@ def run_cmd(
         ),
     ] = None,
     env_file: Annotated[str | None, typer.Option("--env-file", help="Legacy /etc/fan-control.env.")] = None,
-    source: Annotated[Optional[str], typer.Option("--source", help="curve or ha-command.")] = None,  # noqa: UP045
+    source: SourceOpt = None,
     yes: YesFlag = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="--once: one JSON document; else one JSON object per iteration.")
@@ -120,7 +130,7 @@ def run_cmd(
     from homeops.fan.runner import run_command
 
     _choice(bmc, BMCS, "--bmc")
-    _choice(source, ("curve", "ha-command"), "--source")
+    _choice(source, SOURCES, "--source")
     code = run_command(
         once=once,
         dry_run=dry_run,
@@ -185,8 +195,8 @@ def simulate_cmd(
         str, typer.Option("--profile", help="idle, steady, burst, ramp, heatwave, garage, or PATH.csv.")
     ] = "burst",
     minutes: Annotated[float, typer.Option("--minutes", help="Virtual minutes to simulate.")] = 60.0,
-    mode: Annotated[str, typer.Option("--mode", help="HA mode: auto, cool, quiet or manual.")] = "auto",
-    manual_pct: Annotated[int | None, typer.Option("--manual-pct", help="Slider % for mode manual.")] = None,
+    mode: ModeOpt = "auto",
+    manual_pct: ManualOpt = None,
     seed: Annotated[int, typer.Option("--seed", help="Sensor-noise seed (same seed → same output).")] = 0,
     interval: Annotated[
         float | None, typer.Option("--interval", help="Loop interval (s); default loop_interval.")
@@ -198,7 +208,9 @@ def simulate_cmd(
     """Run the real controller against a thermal model in virtual time (offline; no hardware)."""
     from homeops.fan.runner import simulate
 
-    _choice(mode, ("auto", "cool", "quiet", "manual"), "--mode")
+    _mode(mode, manual_pct)
+    if manual_pct is not None and not 0 <= manual_pct <= 100:
+        raise UsageError(f"--manual-pct {manual_pct} is outside 0..100", "give a duty between 0 and 100")
     if not 0 < minutes <= 60 * 24 * 31:
         raise UsageError(f"--minutes {minutes:g} is outside (0, 44640]", "give a positive number of minutes")
     if interval is not None and not 0.1 <= interval <= 3600:
@@ -207,10 +219,6 @@ def simulate_cmd(
         raise UsageError(f"--deadband {deadband} is outside 0..20", "give whole °C")
     if min_step is not None and not 1 <= min_step <= 100:
         raise UsageError(f"--min-step {min_step} is outside 1..100", "give whole %")
-    if mode == "manual" and manual_pct is None:
-        raise UsageError("--mode manual needs --manual-pct", "add --manual-pct N")
-    if manual_pct is not None and not 0 <= manual_pct <= 100:
-        raise UsageError(f"--manual-pct {manual_pct} is outside 0..100", "give a duty between 0 and 100")
     result = simulate(
         profile=profile,
         minutes=minutes,
@@ -233,7 +241,7 @@ def unit_cmd(
         str | None, typer.Option("--env-file", help="Pass a legacy env-file to fan run.")
     ] = None,
     bmc: BmcOpt = None,
-    source: Annotated[Optional[str], typer.Option("--source", help="curve or ha-command.")] = None,  # noqa: UP045
+    source: SourceOpt = None,
     no_hardening: Annotated[
         bool, typer.Option("--no-hardening", help="Leave out the sandboxing block.")
     ] = False,
@@ -248,7 +256,7 @@ def unit_cmd(
     from homeops.fan.unit import NAME, render_unit
 
     _choice(bmc, BMCS, "--bmc")
-    _choice(source, ("curve", "ha-command"), "--source")
+    _choice(source, SOURCES, "--source")
     settings = load().settings
     path = exec_path or shutil.which("homeops") or os.path.abspath(sys.argv[0])
     text = render_unit(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from homeops.errors import ExitCode, ProblemFound, Refused, Unreachable, UsageError
+from homeops.fan.actuator import oem_text
 from homeops.fan.build import (
     Loaded,
     age_seconds,
@@ -21,9 +22,10 @@ from homeops.fan.build import (
 from homeops.fan.control import format_temp
 from homeops.fan.curve import watts_estimate
 from homeops.fan.ports import Bmc, BmcError
+from homeops.fan.readings import ReadFailure, cpu_temps, fan_rpm
 from homeops.fan.results import OnceResult, StatusResult
 from homeops.fan.runtime import Lock, Log, RealClock, StopFlag, legacy_controller_pid, read_state
-from homeops.fan.service import Controller, ReadFailure, cpu_temps, default_runtime_dir, fan_rpm, oem_text
+from homeops.fan.service import Controller, default_runtime_dir
 from homeops.writes import Action, WriteResult, audit, confirm_destructive
 
 

@@ -5,124 +5,22 @@
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 from homeops.fan import control
+from homeops.fan.actuator import Actuator
 from homeops.fan.control import FALLBACK_STATES, PASSIVE_STATES, Failsafe, Limits, format_temp
-from homeops.fan.curve import Anchors, Curves, mode_metric, resolve, should_write, watts_estimate
+from homeops.fan.curve import Anchors, Curves, resolve, should_write
+from homeops.fan.gauges import gauges
 from homeops.fan.inputs import HaConfig, HaInputs
-from homeops.fan.ports import Bmc, BmcError, Clock, Gauge, Ha, MetricsSink, Sensor
+from homeops.fan.ports import Bmc, BmcError, Clock, Gauge, Ha, MetricsSink
+from homeops.fan.readings import ReadFailure, cpu_temps, fan_rpm
 from homeops.fan.settings import Settings
 
 LogFn = Callable[[str, str], None]
-REFUSAL_CODES = (0xC1, 0xD4)
-DELL = 674
-
-
-class ReadFailure(Exception):
-    """The CPU temperature could not be read (missing, unavailable or implausible sensor)."""
-
-
-def cpu_sensors(sensors: Sequence[Sensor], name: str) -> list[Sensor]:
-    """The CPU temperature sensors: entity Processor, else (no entity information) those called ``name``."""
-    temps = [
-        s for s in sensors if s.kind.lower().startswith("temp") or s.unit.lower() in ("°c", "c", "degrees c")
-    ]
-    by_entity = [s for s in temps if s.entity.lower().startswith("processor")]
-    return by_entity or [s for s in temps if s.name == name]
-
-
-def cpu_temps(sensors: Sequence[Sensor], name: str) -> list[tuple[str, float]]:
-    """(sensor id, °C) per CPU; every CPU must read 1–125 °C, else ReadFailure (the missing one may be hot)."""
-    cpus = cpu_sensors(sensors, name)
-    if not cpus:
-        raise ReadFailure("no CPU temperature sensor")
-    out = []
-    for s in cpus:
-        if not s.available or s.value is None:
-            raise ReadFailure(f"{s.name} {s.id} has no reading")
-        if not 1 <= s.value <= 125:
-            raise ReadFailure(f"{s.name} {s.id} reads {s.value:g} °C")
-        out.append((s.id, float(s.value)))
-    return out
-
-
-def fan_rpm(sensors: Sequence[Sensor]) -> int | None:
-    """The mean rpm over ``Fan<N>`` sensors, rounded half up; None when none reads."""
-    values = [
-        s.value
-        for s in sensors
-        if s.name.startswith("Fan") and s.name[3:].strip().isdigit() and s.available and s.value is not None
-    ]
-    if not values:
-        return None
-    return math.floor(sum(values) / len(values) + 0.5)
-
-
-def oem_text(data: Sequence[int]) -> str:
-    """``0x02 0xff 0x33``: the bytes as the plugin logs them."""
-    return " ".join(f"0x{b:02x}" for b in data)
-
-
-class Actuator:
-    """Dell OEM fan commands with the manual-mode flag (§3.4); under dry run nothing is sent."""
-
-    def __init__(self, bmc: Bmc, clock: Clock, log: LogFn, *, dry_run: bool = False) -> None:
-        self.bmc = bmc
-        self.clock = clock
-        self.log = log
-        self.dry_run = dry_run
-        self.manual_on = False
-        self.last_enable: float | None = None
-        self.actions: list[str] = []
-
-    def _send(self, data: list[int]) -> int:
-        self.actions.append(oem_text(data))
-        return self.bmc.oem(data)
-
-    def set_manual(self, pct: int) -> Literal["ok", "failed", "refused"]:
-        """Enable manual mode if needed (stop if that fails), then set all fans to ``pct``."""
-        if self.dry_run:
-            if not self.manual_on:
-                self.actions.append(oem_text([0x01, 0x00]))
-            self.actions.append(oem_text([0x02, 0xFF, pct]))
-            self.log("INFO", f"DRY set fan {pct}% (0x{pct:02x})")
-            self.manual_on = True
-            return "ok"
-        try:
-            if not self.manual_on:
-                cc = self._send([0x01, 0x00])
-                if cc in REFUSAL_CODES:
-                    return "refused"
-                if cc != 0:
-                    return "failed"
-                self.manual_on = True
-                self.last_enable = self.clock.now()
-            cc = self._send([0x02, 0xFF, pct])
-        except BmcError:
-            return "failed"
-        return "ok" if cc == 0 else "failed"
-
-    def restore_auto(self) -> bool:
-        """Hand the fans back to Dell auto (``0x01 0x01``); WARN on failure; manual mode is off either way."""
-        self.manual_on = False
-        if self.dry_run:
-            self.actions.append(oem_text([0x01, 0x01]))
-            self.log("INFO", "DRY restore Dell auto fan control")
-            return True
-        try:
-            cc = self._send([0x01, 0x01])
-        except BmcError as exc:
-            self.log("WARN", f"restore Dell auto failed: {exc}")
-            return False
-        if cc != 0:
-            self.log("WARN", f"restore Dell auto failed: completion code 0x{cc:02x}")
-            return False
-        return True
 
 
 @dataclass
@@ -149,19 +47,22 @@ class Record:
 
     def state_json(self) -> dict[str, Any]:
         """The state-file fields of §3.9 (without pid and times, which the caller adds)."""
-        return {
-            "source": self.source,
-            "state": self.state,
-            "temp_c": self.temp_c,
-            "cpu_temps_c": self.cpu_temps_c,
-            "applied_percent": self.applied_percent,
-            "target_percent": self.target_percent,
-            "effective_mode": self.effective_mode,
-            "ha_reachable": self.ha_reachable,
-            "read_fails": self.read_fails,
-            "write_fails": self.write_fails,
-            "dry_run": self.dry_run,
-        }
+        return {name: getattr(self, name) for name in STATE_FIELDS}
+
+
+STATE_FIELDS = (
+    "source",
+    "state",
+    "temp_c",
+    "cpu_temps_c",
+    "applied_percent",
+    "target_percent",
+    "effective_mode",
+    "ha_reachable",
+    "read_fails",
+    "write_fails",
+    "dry_run",
+)
 
 
 def curves_of(settings: Settings) -> Curves:
@@ -224,7 +125,6 @@ class Controller:
         self.effective: str | None = None
         self._restored = False
         self._wrote = False
-        self.push_down = False
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _apply(self, step: control.Step) -> None:
@@ -346,59 +246,7 @@ class Controller:
 
     def gauges(self, rec: Record, temps: list[tuple[str, float]] | None) -> list[Gauge]:
         """The ``pve_fan_control_*`` gauges of one iteration (§5)."""
-        p = "pve_fan_control_"
-        g: list[Gauge] = []
-        if temps:
-            g.append(Gauge(p + "cpu_temp_celsius", "Hottest CPU temperature (°C).", max(v for _, v in temps)))
-            for sid, value in temps:
-                g.append(
-                    Gauge(
-                        p + "cpu_temp_sensor_celsius",
-                        "CPU temperature per sensor (°C).",
-                        value,
-                        (("sensor", sid),),
-                    )
-                )
-        g.append(
-            Gauge(
-                p + "fan_percent",
-                "Last applied fan duty (%); 0 when not in manual control.",
-                rec.applied_percent or 0,
-            )
-        )
-        g.append(
-            Gauge(
-                p + "mode",
-                "1 quiet, 2 cool, 3 manual, 0 fallback.",
-                mode_metric(rec.state, rec.effective_mode or "", self.s.source),
-            )
-        )
-        g.append(
-            Gauge(
-                p + "ha_reachable",
-                "1 when every HA request of the iteration succeeded.",
-                int(rec.ha_reachable),
-            )
-        )
-        g.append(
-            Gauge(p + "fallback", "1 in any Dell-auto failsafe state.", int(rec.state in FALLBACK_STATES))
-        )
-        if rpm_ok(rec.fan_rpm):
-            assert rec.fan_rpm is not None
-            g.append(Gauge(p + "fan_rpm", "Mean fan speed (rpm).", rec.fan_rpm))
-            g.append(
-                Gauge(p + "fan_watts_est", "Estimated fan power (W), cube law.", watts_estimate(rec.fan_rpm))
-            )
-        if rec.target_percent is not None:
-            g.append(Gauge(p + "target_percent", "The duty the controller wants (%).", rec.target_percent))
-        g.append(
-            Gauge(
-                p + "ceiling", "1 while in the temperature ceiling (Dell auto).", int(rec.state == "ceiling")
-            )
-        )
-        g.append(Gauge(p + "ipmi_read_failures", "Consecutive failed CPU temperature reads.", rec.read_fails))
-        g.append(Gauge(p + "ipmi_write_failures", "Consecutive failed fan writes.", rec.write_fails))
-        return g
+        return gauges(rec, temps, self.s.source)
 
     def _publish(self, rec: Record, temps: list[tuple[str, float]] | None) -> bool:
         if self.sink is None:
@@ -414,11 +262,6 @@ class Controller:
                 return True
         self.log("ERR", "could not restore Dell auto fan control — ExecStopPost will retry")
         return False
-
-
-def rpm_ok(rpm: int | None) -> bool:
-    """A fan reading worth publishing."""
-    return rpm is not None and rpm >= 0
 
 
 def with_overrides(settings: Settings, **changes: Any) -> Settings:
