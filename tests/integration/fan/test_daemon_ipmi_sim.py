@@ -23,11 +23,13 @@ from tests.services.ipmi_sim import restart
 
 def _env(sim, tmp_path: Path, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
     sim.wait_cpu_polled()
+    # A generous deadline: these tests are about hand-back and exit codes, not detection time, and pyghmi's
+    # session set-up can take seconds on a loaded 2-core machine (the outage tests below bound it tightly).
     cfg = tmp_path / "config.toml"
     cfg.write_text(
         "[fan]\n"
         f'bmc = "lan"\nbmc_port = {sim.lan_port}\nbmc_password = "env:TEST_BMC_PASSWORD"\n'
-        f'ipmi_timeout = 3.0\nloop_interval = 0.2\nruntime_dir = "{tmp_path / "run"}"\n'
+        f'ipmi_timeout = 6.0\nloop_interval = 0.2\nruntime_dir = "{tmp_path / "run"}"\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEOPS_") and k != "NOTIFY_SOCKET"}
     env.update(
