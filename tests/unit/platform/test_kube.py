@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from homeops.kube import (
     rollout_of,
 )
 from tests.services._common import free_port
+from tests.services._tls import self_signed
 from tests.standins import kube_api as k
 
 KUBECONFIG = """apiVersion: v1
@@ -47,26 +47,7 @@ users:
 
 
 def _ca_pem() -> str:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+    return self_signed("kubernetes", ip=None)[0].decode()
 
 
 def _write(tmp_path: Path, user: str = "admin") -> tuple[Path, str]:
