@@ -35,9 +35,9 @@ class Pull:
 def resolve(settings: Settings, flags: Flags, image: str, platform: str) -> Pull:
     """What to save, from the registry with the run's credentials; exit 4 when it cannot."""
     from homeops.registry import media
+    from homeops.registry.descriptors import parse_platform, platform_matches
     from homeops.registry.oci import RequestFailed, parse_json_object
     from homeops.registry.ref import is_loopback, parse_reference
-    from homeops.registry.verify import parse_platform, platform_matches
 
     ref = parse_reference(image)
     want = parse_platform(platform)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from homeops.errors import ExitCode, UsageError
-from homeops.registry.verify import COULD_NOT_CHECK, INTEGRITY, ImageResult
+from homeops.registry.verify_report import COULD_NOT_CHECK, INTEGRITY, ImageResult
 
 PREFIX = "registry_manifest_integrity_"
 HELP = {

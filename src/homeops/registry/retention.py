@@ -16,7 +16,8 @@ from homeops.output import info, warn
 from homeops.registry.oci import RegistryClient, RequestFailed
 from homeops.registry.plan import Policy, RepoPlan, TagInfo, plan_repo
 from homeops.registry.ref import Reference
-from homeops.registry.verify import INTEGRITY, Walker
+from homeops.registry.verify import Walker
+from homeops.registry.verify_report import INTEGRITY
 from homeops.writes import Action
 
 MAX_PAGES = 100

@@ -14,7 +14,7 @@ from homeops.registry.settings import Settings
 if TYPE_CHECKING:
     from homeops.config import Config
     from homeops.registry.oci import RegistryClient
-    from homeops.registry.verify import VerifyReport
+    from homeops.registry.verify_report import VerifyReport
 
 
 @dataclass(frozen=True)
@@ -132,8 +132,10 @@ def verify(
     settings: Settings, refs: Sequence[str], flags: Flags, *, deep: bool, platform: str | None
 ) -> VerifyReport:
     """Parse every REF first (exit 2 on any bad one), then walk them all in one pool."""
+    from homeops.registry.descriptors import parse_platform
     from homeops.registry.ref import parse_reference
-    from homeops.registry.verify import VerifyReport, Walker, parse_platform
+    from homeops.registry.verify import Walker
+    from homeops.registry.verify_report import VerifyReport
 
     parsed = [parse_reference(r) for r in refs]
     want = parse_platform(platform) if platform else None

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from homeops.registry.oci import ClientOptions, RegistryClient
 from homeops.registry.ref import parse_reference
-from homeops.registry.verify import VerifyReport, Walker
+from homeops.registry.verify import Walker
+from homeops.registry.verify_report import VerifyReport
 from tests.services.registry import Pusher, RegistryServer, push_image
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from homeops.registry.creds import Credentials
 from homeops.registry.media import ACCEPT
-from homeops.registry.oci import ClientOptions, RegistryClient, RequestFailed, backoff, retry_after
+from homeops.registry.oci import ClientOptions, RegistryClient, RequestFailed
+from homeops.registry.oci_transport import backoff, retry_after
 
 HOST = "reg.example"
 Handler = Callable[[httpx.Request], httpx.Response]
