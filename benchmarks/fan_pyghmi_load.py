@@ -5,7 +5,7 @@ login), one full sensor read, one raw Dell OEM command (``0x30 0x30 0x02 0xff 0x
 pyghmi's plain reply wait ("before") and with the worker's lost-wake-up guard ("after"), plus ``ipmitool -I
 lanplus -C 3`` for the same reads. ``--diagnose`` also runs pyghmi in-process with its waits traced: a wait
 of >= 40 ms on loopback with no retransmission is a lost wake-up (the reply had already been queued; before
-the fix such a wait lasts its whole retry deadline, 0.5-1.5 s; after it, at most one 50 ms slice).
+the fix such a wait lasts its whole retry deadline, 0.5-1 s; after it, at most one 50 ms slice).
 Loopback only; every call has a deadline and the whole run is bounded (~2-3 min). Run by hand:
 ``.venv/bin/python benchmarks/fan_pyghmi_load.py [--runs 5] [--diagnose]``.
 """

@@ -1,7 +1,8 @@
 """Adapter worker: the only place pyghmi is imported. Runs as ``python -m homeops.fan.ipmi_worker``; reads
 its connection settings (password included) as the first JSON line on stdin, never from argv, then answers
 one JSON request per line. The parent kills and respawns it on a missed deadline, which is how a silent or
-restarted BMC gets a fresh session in the same daemon (spec fan.md §3.4).
+restarted BMC gets a fresh session in the same daemon (spec fan.md §3.4). LAN sessions get the reply
+hand-off guard below; ``"plain_wait": true`` in the settings line turns it off (benchmarks/fan_pyghmi_load.py).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from typing import Any
 
 # pyghmi's LAN sessions hand replies from an I/O thread to the caller, and that hand-off can lose its wake-up:
 # the caller sends a request, the I/O thread grabs the reply into the session's queue *before* the caller has
-# queued its waiter, and the caller then sleeps until the retry deadline (0.5-1.5 s) although the reply is
-# already there. Idle, the caller nearly always wins that race; with the cores busy it loses it on most
-# exchanges (measured: 7-10 s for one sensor read; benchmarks/fan_pyghmi_load.py). Not fixable by priority.
+# queued its waiter, and the caller then sleeps until the retry deadline (0.5-1 s) although the reply is
+# already there. Idle, the caller nearly always wins that race; with the cores busy it often loses it (measured:
+# up to 8.5 s for one sensor read; benchmarks/fan_pyghmi_load.py). `nice -n -15` only makes it rarer.
 # The fix, without touching site-packages: a waiter first looks whether its reply is already queued, and no
 # single wait lasts longer than WAIT_SLICE, so the residual window costs at most one slice. Callers of
 # ``_io_wait`` re-check their state in a loop and tolerate an early return.

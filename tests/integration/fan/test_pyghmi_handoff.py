@@ -1,7 +1,7 @@
 """pyghmi's LAN reply hand-off against ipmi_sim, with its race forced rather than waited for.
 
 On a busy host the caller is descheduled right after sending a request; pyghmi's I/O thread then queues the
-reply before the caller has registered its waiter, and the caller sleeps until the retry deadline (0.5-1.5 s
+reply before the caller has registered its waiter, and the caller sleeps until the retry deadline (0.5-1 s
 an exchange; 1-10 s a sensor read; benchmarks/fan_pyghmi_load.py). Here the caller is delayed after every send
 instead of loading the CPUs, so each exchange takes that path. The assertions count events, not time: how often
 a wait began with its reply already queued, and how often pyghmi's own wait was entered in that state.
