@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from homeops.errors import ExitCode, ExitWith
+
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
@@ -100,6 +102,13 @@ def emit(result: Any, *, json_output: bool) -> None:
         console().print(result, markup=False)
     else:
         console().print(_plain(to_jsonable(result)), markup=False)
+
+
+def finish(result: Any, code: ExitCode, json_output: bool) -> None:
+    """Emit a command's one result, then leave with ``code`` (no further stderr line) unless it is 0."""
+    emit(result, json_output=json_output)
+    if code is not ExitCode.OK:
+        raise ExitWith(code)
 
 
 def emit_event(event: Mapping[str, Any]) -> None:

@@ -14,7 +14,7 @@ import typer
 from homeops.cliopts import DryRunFlag, JsonFlag, YesFlag
 from homeops.errors import ExitCode, ExitWith, UsageError
 from homeops.manifest import read, write
-from homeops.output import emit, warn
+from homeops.output import emit, finish, warn
 
 app = typer.Typer(
     help="Dell R730 fan control: curves, the daemon, simulation.",
@@ -153,9 +153,7 @@ def status_cmd(bmc: BmcOpt = None, json_output: JsonFlag = False) -> None:
 
     _choice(bmc, BMCS, "--bmc")
     result, code = status(bmc)
-    emit(result, json_output=json_output)
-    if code != ExitCode.OK:
-        raise ExitWith(code)
+    finish(result, code, json_output)
 
 
 @app.command("set")

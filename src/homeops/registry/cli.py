@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from homeops.cliopts import DryRunFlag, JsonFlag, YesFlag
-from homeops.errors import ExitCode, ExitWith, UsageError
+from homeops.errors import ExitCode, UsageError
 from homeops.manifest import read, write
+from homeops.output import finish
 
 if TYPE_CHECKING:
     from homeops.registry.retention_cli import RetentionOptions
@@ -87,14 +88,6 @@ def _settings() -> Settings:
     return load_settings()
 
 
-def _finish(result: object, code: ExitCode, json_output: bool) -> None:
-    from homeops.output import emit
-
-    emit(result, json_output=json_output)
-    if code != ExitCode.OK:
-        raise ExitWith(code)
-
-
 @app.command("verify")
 @read
 def verify_cmd(
@@ -114,7 +107,7 @@ def verify_cmd(
 
     flags = _flags(plain_http, insecure, username, password_stdin, concurrency=concurrency, timeout=timeout)
     report = verify(_settings(), refs, flags, deep=deep, platform=platform)
-    _finish(report, report.exit_code(), json_output)
+    finish(report, report.exit_code(), json_output)
 
 
 @app.command("probe")
@@ -172,7 +165,7 @@ def probe_cmd(
         deadline=deadline,
         allow_empty=allow_empty,
     )
-    _finish(report, code, json_output)
+    finish(report, code, json_output)
 
 
 @app.command("scan")
@@ -214,7 +207,7 @@ def scan_cmd(
             file=sys.stderr,
         )
         audit("registry scan --fix", str(where), WriteResult(True, False, []))
-    _finish(report, report.exit_code(), json_output)
+    finish(report, report.exit_code(), json_output)
 
 
 def _retention(
@@ -226,7 +219,7 @@ def _retention(
     settings, legacy_dry_run = load_settings_and_legacy()
     # the old CronJob's DRY_RUN=true forces a plan
     report, code = run(settings, flags, options, apply_=apply_, yes=yes, dry_run=dry_run or legacy_dry_run)
-    _finish(report, code, json_output)
+    finish(report, code, json_output)
 
 
 Backend = Annotated[str | None, typer.Option("--backend", help="forgejo | distribution.")]
@@ -333,7 +326,7 @@ def retention_gc(
         yes=yes,
         dry_run=dry_run,
     )
-    _finish(result, result.exit_code(), json_output)
+    finish(result, result.exit_code(), json_output)
 
 
 @breakglass_app.command("save")
@@ -369,7 +362,7 @@ def breakglass_save(
         name=name,
         dry_run=dry_run,
     )
-    _finish(result, ExitCode.OK, json_output)
+    finish(result, ExitCode.OK, json_output)
 
 
 @breakglass_app.command("list")
@@ -386,7 +379,7 @@ def breakglass_list(
     from homeops.registry.breakglass_cli import list_entries
 
     result, code = list_entries(_settings(), directory, name, check)
-    _finish(result, code, json_output)
+    finish(result, code, json_output)
 
 
 @breakglass_app.command("prune")
@@ -403,4 +396,4 @@ def breakglass_prune(
     from homeops.registry.breakglass_cli import prune
 
     result = prune(_settings(), directory, name, keep, yes=yes, dry_run=dry_run)
-    _finish(result, ExitCode.OK, json_output)
+    finish(result, ExitCode.OK, json_output)
